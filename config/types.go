@@ -1,0 +1,149 @@
+package config
+
+import "github.com/hashicorp/hcl/v2"
+
+// Config is a fully evaluated set of *.envmig.hcl / *.envmig.json files.
+// Optional attributes left out of the spec are nil (pointers) or empty
+// strings: "keep whatever is live".
+type Config struct {
+	// Dir is the directory the files were read from.
+	Dir string
+	// Files are the parsed files by name, for diagnostics' snippets.
+	Files map[string]*hcl.File
+	// Digest is a SHA-256 over the files' names and bytes, in name order.
+	Digest string
+
+	AWS       AWS
+	Variables map[string]*Variable
+	// SensitiveValues are the string forms of every sensitive variable's
+	// value, for redaction of output as a last line of defence. A sensitive
+	// value used in any attribute is a validation error, so none of them
+	// can reach a plan or state file.
+	SensitiveValues []string
+	Environments    []*Environment
+}
+
+// AWS is the aws block.
+type AWS struct {
+	Region            string
+	AllowedAccountIDs []string
+	Profile           string
+	DeclRange         hcl.Range
+}
+
+// Variable is a variable block with its final value.
+type Variable struct {
+	Name        string
+	Description string
+	Sensitive   bool
+	DeclRange   hcl.Range
+}
+
+// Environment is one environment block.
+type Environment struct {
+	Name      string
+	Stack     string
+	Databases []*Database
+	Buckets   []*Bucket
+	Services  []*Service
+	Migration Migration
+	DeclRange hcl.Range
+}
+
+// Database is a database block: an RDS DB instance.
+type Database struct {
+	Name               string // block label
+	Identifier         string // "" when LogicalID is used
+	LogicalID          string
+	Engine             string
+	EngineVersion      string
+	InstanceClass      string
+	AllocatedStorage   *int64
+	StorageEncrypted   *bool
+	KMSKeyID           string
+	MultiAZ            *bool
+	DBSubnetGroup      string
+	ParameterGroup     string
+	DeletionProtection *bool
+	Tags               map[string]string // nil: not managed
+	DeclRange          hcl.Range
+}
+
+// Bucket is a bucket block: an S3 bucket.
+type Bucket struct {
+	Name       string // block label
+	BucketName string // "" when LogicalID is used
+	LogicalID  string
+	// MovedFrom, when set, names the live bucket whose objects move into
+	// BucketName.
+	MovedFrom  string
+	Region     string
+	Versioning *bool
+	Tags       map[string]string
+	DeclRange  hcl.Range
+}
+
+// Service is a service block: the Auto Scaling group that is the
+// environment's availability switch.
+type Service struct {
+	Name             string
+	AutoScalingGroup string // "" when LogicalID is used
+	LogicalID        string
+	DeclRange        hcl.Range
+}
+
+// Strategies.
+const (
+	StrategyRenameSwap = "rename-swap"
+	StrategyCloneSwap  = "clone-swap"
+)
+
+// Object verification levels, from cheapest to strongest.
+const (
+	VerifyCount    = "count"
+	VerifyETag     = "etag"
+	VerifyChecksum = "checksum"
+	VerifyContent  = "content"
+)
+
+// Migration is the migration block, with defaults applied.
+type Migration struct {
+	Strategy        string // default StrategyRenameSwap
+	TemporarySuffix string // default "-envmig"
+	Verify          Verify
+	DeclRange       hcl.Range
+}
+
+// Verify is the migration's verify block.
+type Verify struct {
+	Objects  string // default VerifyChecksum
+	HTTP     []*HTTPCheck
+	Commands []*CommandCheck
+}
+
+// HTTPCheck is a verify.http block: a probe run against the clone.
+type HTTPCheck struct {
+	Name      string
+	URL       string
+	Status    int    // default 200
+	Timeout   string // a Go duration, default "10s"
+	DeclRange hcl.Range
+}
+
+// CommandCheck is a verify.command block: a shell command run against the
+// clone; exit status 0 passes.
+type CommandCheck struct {
+	Name      string
+	Run       string
+	DeclRange hcl.Range
+}
+
+// Environment returns the environment with the given name, or nil.
+func (c *Config) Environment(name string) *Environment {
+	for _, e := range c.Environments {
+		if e.Name == name {
+			return e
+		}
+	}
+	return nil
+}
