@@ -28,7 +28,10 @@ type Plan struct {
 	Fingerprint string       `json:"fingerprint"`
 	Diagnostics []Diagnostic `json:"diagnostics,omitempty"`
 	Steps       []Step       `json:"steps"`
-	Estimate    Estimate     `json:"estimate"`
+	// Leftovers are what a successful run keeps for `envmig cleanup`: the
+	// retired originals and the snapshots, the fastest ways back.
+	Leftovers []Leftover `json:"leftovers,omitempty"`
+	Estimate  Estimate   `json:"estimate"`
 
 	Digest string `json:"digest"`
 }
@@ -84,6 +87,21 @@ type Observation struct {
 	Exists  bool              `json:"exists"`
 	Attrs   map[string]string `json:"attrs,omitempty"`
 	Info    map[string]string `json:"info,omitempty"`
+}
+
+// Leftover kinds.
+const (
+	LeftoverDBInstance = "db-instance"
+	LeftoverDBSnapshot = "db-snapshot"
+	LeftoverBucket     = "bucket"
+)
+
+// Leftover is one resource a successful run keeps until `envmig cleanup`.
+type Leftover struct {
+	Kind   string `json:"kind"`
+	ID     string `json:"id"`
+	Region string `json:"region,omitempty"`
+	Why    string `json:"why"`
 }
 
 // Severity of a Diagnostic.
