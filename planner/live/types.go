@@ -156,3 +156,21 @@ type StackResource struct {
 	PhysicalID string
 	Type       string // "AWS::RDS::DBInstance"
 }
+
+// Request says what to observe. The planner computes it from the spec
+// (planner.Request); the reader knows nothing of naming rules.
+type Request struct {
+	// Stack, when set, is the CloudFormation stack whose resources are
+	// reported in Observed.StackResources.
+	Stack     string
+	Databases []string // DB instance identifiers
+	Buckets   []string // bucket names
+	Groups    []string // Auto Scaling group names
+	KMSKeys   []string // key IDs, ARNs or aliases as the spec writes them
+	// CountObjects asks for object counts and bytes of every bucket.
+	CountObjects bool
+	// AllowedAccountIDs is the spec's allow-list (empty = any account).
+	AllowedAccountIDs []string
+	// Region is the spec's region ("" = the SDK's default).
+	Region string
+}

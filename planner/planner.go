@@ -1,0 +1,137 @@
+package planner
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/envmig/envmig/config"
+	"github.com/envmig/envmig/planner/live"
+	"github.com/envmig/envmig/planner/plan"
+)
+
+// Options are the inputs of a plan that are neither spec nor observation.
+type Options struct {
+	// Lineage is the run's identity; it must be new for every plan.
+	Lineage string
+	// Now is the plan's creation time.
+	Now time.Time
+	// Tool is envmig's version.
+	Tool string
+}
+
+// Plan computes the plan for env from what obs saw. It does no I/O. A plan
+// with error diagnostics is returned too, so it can be shown; Errors() tells
+// whether it may be applied.
+func Plan(cfg *config.Config, env *config.Environment, obs *live.Observed, opts Options) (*plan.Plan, error) {
+	if opts.Lineage == "" {
+		return nil, fmt.Errorf("planner: a plan needs a lineage")
+	}
+	if env == nil {
+		return nil, fmt.Errorf("planner: no environment")
+	}
+	strategy := env.Migration.Strategy
+	if strategy == "" {
+		strategy = config.StrategyRenameSwap
+	}
+	t := resolve(env, obs.StackResources, obs.StackFound)
+	p := &plan.Plan{
+		Lineage:      opts.Lineage,
+		CreatedAt:    opts.Now.UTC(),
+		Tool:         opts.Tool,
+		Environment:  env.Name,
+		Account:      obs.Identity.Account,
+		Region:       obs.Region,
+		Strategy:     strategy,
+		ConfigDigest: cfg.Digest,
+		Observations: observations(t, obs),
+	}
+	dbs := make([]dbPlan, 0, len(t.dbs))
+	for _, d := range t.dbs {
+		dbs = append(dbs, diffDatabase(d, obs.Databases[d.id], obs.KMSKeys))
+	}
+	buckets := make([]bucketPlan, 0, len(t.buckets))
+	for _, b := range t.buckets {
+		buckets = append(buckets, diffBucket(b, obs.Buckets, obs.Region))
+	}
+	migrate := false
+	changes := false
+	for _, d := range dbs {
+		migrate = migrate || d.res.Action == plan.ActionMigrate
+		changes = changes || d.res.Action != plan.ActionNoOp
+	}
+	for _, b := range buckets {
+		migrate = migrate || b.res.Action == plan.ActionMigrate
+		changes = changes || b.res.Action != plan.ActionNoOp
+	}
+	if migrate && strategy == config.StrategyCloneSwap {
+		cloneEverything(dbs, buckets)
+	}
+
+	b := &builder{lineage: opts.Lineage, env: env, region: obs.Region, strategy: strategy}
+	a := &analyzer{diags: t.diags}
+	a.databases(dbs, obs, strategy, migrate)
+	a.services(t.services, obs, migrate)
+	var copies []bucketCopy
+	if migrate {
+		copies = b.bucketCopies(buckets)
+	}
+	a.buckets(buckets, copies, obs)
+	if migrate && len(t.services) == 0 {
+		a.warnf("EM153", "", "no service block: nothing stops users writing during the copy",
+			"Without a service, envmig cannot put the environment in standby; writes made while the data is copied can be lost.",
+			"Add a service block naming the Auto Scaling group in front of the data.")
+	}
+
+	for _, d := range dbs {
+		p.Resources = append(p.Resources, d.res)
+	}
+	for _, bp := range buckets {
+		p.Resources = append(p.Resources, bp.res)
+	}
+	for _, s := range t.services {
+		act := plan.ActionNoOp
+		if migrate {
+			act = plan.ActionRead
+		}
+		p.Resources = append(p.Resources, plan.Resource{Address: s.address, Kind: plan.KindService, Name: s.cfg.Name, ID: s.group, Action: act})
+	}
+	p.Diagnostics = sortDiagnostics(a.diags)
+	if changes && len(p.Errors()) == 0 {
+		p.Steps = b.steps(dbs, buckets, t.services, migrate)
+		p.Leftovers = b.leftovers
+	}
+	newEstimator(p.Observations).run(p)
+	plan.Seal(p)
+	return p, nil
+}
+
+// cloneEverything marks every existing database for cloning: clone-swap
+// moves the whole environment through temporaries.
+func cloneEverything(dbs []dbPlan, buckets []bucketPlan) {
+	const why = "strategy clone-swap clones every database and bucket of the environment"
+	for i := range dbs {
+		d := &dbs[i]
+		if d.live != nil && d.live.Exists && d.res.Action != plan.ActionMigrate {
+			d.res.Action = plan.ActionMigrate
+			d.res.Reasons = append(d.res.Reasons, why)
+		}
+	}
+	for i := range buckets {
+		bp := &buckets[i]
+		if bp.live != nil && bp.live.Exists && bp.res.Action != plan.ActionMigrate {
+			bp.res.Action = plan.ActionMigrate
+			bp.res.Reasons = append(bp.res.Reasons, why)
+		}
+	}
+}
+
+func sortDiagnostics(d []plan.Diagnostic) []plan.Diagnostic {
+	sort.SliceStable(d, func(i, j int) bool {
+		if d[i].Severity != d[j].Severity {
+			return d[i].Severity == plan.SeverityError
+		}
+		return d[i].Code < d[j].Code
+	})
+	return d
+}

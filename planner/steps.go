@@ -1,0 +1,513 @@
+package planner
+
+import (
+	"fmt"
+	"maps"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/envmig/envmig/config"
+	"github.com/envmig/envmig/planner/plan"
+)
+
+// builder turns decisions into ordered steps.
+type builder struct {
+	lineage  string
+	env      *config.Environment
+	region   string
+	strategy string
+
+	prepare, commit []plan.Step
+	leftovers       []plan.Leftover
+	standby         bool // appending inside the standby window
+}
+
+func (b *builder) add(phase plan.Phase, s plan.Step) {
+	s.Phase = phase
+	s.InStandby = b.standby
+	if phase == plan.PhasePrepare {
+		b.prepare = append(b.prepare, s)
+	} else {
+		b.commit = append(b.commit, s)
+	}
+}
+
+func (b *builder) keep(kind, id, region, why string) {
+	b.leftovers = append(b.leftovers, plan.Leftover{Kind: kind, ID: id, Region: region, Why: why})
+}
+
+// copies says which buckets a migration copies, and how.
+type bucketCopy struct {
+	bp   bucketPlan
+	from string // the bucket holding the objects
+	to   string // the bucket the prepare phase fills
+	// back is true when the commit phase copies `to` back into the
+	// original name (clone-swap, region move).
+	back bool
+}
+
+func (b *builder) steps(dbs []dbPlan, buckets []bucketPlan, services []serviceTarget, migrate bool) []plan.Step {
+	b.add(plan.PhasePrepare, plan.Step{
+		ID: "preflight", Action: plan.Preflight,
+		Description: fmt.Sprintf("Check the caller is in an allowed account and region %s, and that nothing changed since the plan", b.region),
+	})
+	var copies []bucketCopy
+	var migrating []dbPlan
+	if migrate {
+		copies = b.bucketCopies(buckets)
+		for _, d := range dbs {
+			if d.res.Action == plan.ActionMigrate {
+				migrating = append(migrating, d)
+			}
+		}
+	}
+	for _, c := range copies {
+		b.createBucket(plan.PhasePrepare, c.bp, c.to, c.bp.region, "Create")
+		b.copyBucket(plan.PhasePrepare, c.bp, c.from, c.to, "precopy")
+	}
+	var standbyIDs []string
+	if migrate {
+		for _, s := range services {
+			id := "group.standby." + s.cfg.Name
+			standbyIDs = append(standbyIDs, id)
+			b.add(plan.PhasePrepare, plan.Step{
+				ID: id, Action: plan.GroupStandby, Resource: s.address,
+				Description: fmt.Sprintf("Take %s out of service: suspend scaling processes, move every InService instance to Standby", s.group),
+				Undo:        "Move the instances back to InService and restore the group's sizes and processes",
+				Params:      map[string]string{"group": s.group},
+			})
+		}
+		b.standby = len(services) > 0
+	}
+	for _, d := range migrating {
+		b.cloneDatabase(d)
+	}
+	for _, c := range copies {
+		b.copyBucket(plan.PhasePrepare, c.bp, c.from, c.to, "delta")
+		b.verifyBucket(plan.PhasePrepare, c.bp, c.from, c.to, "clone")
+	}
+	for _, d := range migrating {
+		b.verifyDatabase(plan.PhasePrepare, d, d.t.temp, "clone", false)
+	}
+	if migrate {
+		b.verifyFrozen(dbs, copies, services, standbyIDs)
+		b.userChecks(migrating, copies)
+	}
+	gate := plan.Step{
+		ID: "gate", Phase: plan.PhaseGate, Action: plan.Gate, InStandby: b.standby,
+		Description: "Point of no return: from here the originals change and the run can only roll forward",
+		Params:      map[string]string{"environment": b.env.Name},
+	}
+	for _, d := range migrating {
+		b.swapDatabase(d)
+	}
+	var tail []func()
+	for _, c := range copies {
+		if c.back {
+			tail = append(tail, b.copyBack(c))
+		} else if c.bp.move {
+			b.keep(plan.LeftoverBucket, c.from, c.bp.src.Region, "the bucket the objects moved from")
+		}
+	}
+	b.inPlace(dbs, buckets, migrate)
+	for i, s := range services {
+		if !migrate {
+			break
+		}
+		b.add(plan.PhaseCommit, plan.Step{
+			ID: "group.resume." + s.cfg.Name, Action: plan.GroupResume, Resource: s.address,
+			Description: fmt.Sprintf("Put %s back in service: instances to InService, sizes and processes as they were", s.group),
+			Params:      map[string]string{"group": s.group, "standby_step": standbyIDs[i]},
+		})
+	}
+	b.standby = false
+	for _, d := range migrating {
+		if b.strategy == config.StrategyCloneSwap {
+			b.add(plan.PhaseCommit, plan.Step{
+				ID: "db.delete." + d.t.cfg.Name + ".clone", Action: plan.DBDelete, Resource: d.t.address,
+				Description: fmt.Sprintf("Delete the clone %s: its data now lives in %s", d.t.temp, d.t.id),
+				Params:      map[string]string{"identifier": d.t.temp},
+				Removes:     []string{d.t.temp},
+			})
+		}
+	}
+	for _, f := range tail {
+		f()
+	}
+	out := append(b.prepare, gate)
+	return append(out, b.commit...)
+}
+
+// bucketCopies picks the buckets a migration copies: moved buckets, region
+// moves, and under clone-swap every existing bucket.
+func (b *builder) bucketCopies(buckets []bucketPlan) []bucketCopy {
+	var out []bucketCopy
+	for _, bp := range buckets {
+		switch {
+		case bp.move:
+			out = append(out, bucketCopy{bp: bp, from: bp.t.source, to: bp.t.name})
+		case bp.regions:
+			out = append(out, bucketCopy{bp: bp, from: bp.t.name, to: bp.t.temp, back: true})
+		case b.strategy == config.StrategyCloneSwap && bp.live != nil && bp.live.Exists:
+			out = append(out, bucketCopy{bp: bp, from: bp.t.name, to: bp.t.temp, back: true})
+		}
+	}
+	return out
+}
+
+func (b *builder) createBucket(phase plan.Phase, bp bucketPlan, name, region, verb string) {
+	versioning := bp.versioning
+	if versioning == "" && bp.src != nil {
+		versioning = strconv.FormatBool(bp.src.Versioning == "Enabled")
+	}
+	suffix := ""
+	if name != bp.t.name {
+		suffix = ".temporary"
+	}
+	s := plan.Step{
+		ID: "bucket.create." + bp.t.cfg.Name + suffix, Action: plan.BucketCreate, Resource: bp.t.address,
+		Description: fmt.Sprintf("%s bucket %s in %s", verb, name, region),
+		Params:      map[string]string{"bucket": name, "region": region, "versioning": versioning},
+		Tags:        maps.Clone(bp.tags),
+		Creates:     []string{name},
+	}
+	if phase == plan.PhasePrepare {
+		s.Undo = fmt.Sprintf("Empty and delete %s (only if this run created it)", name)
+	}
+	if phase == plan.PhaseCommit {
+		s.ID = "bucket.create." + bp.t.cfg.Name + ".recreate"
+	}
+	b.add(phase, s)
+}
+
+func (b *builder) copyBucket(phase plan.Phase, bp bucketPlan, from, to, mode string) {
+	what := map[string]string{
+		"precopy": "Pre-copy %s to %s while the environment is live",
+		"delta":   "Copy what changed in %s since the pre-copy to %s",
+		"final":   "Copy %s back to %s",
+	}[mode]
+	b.add(phase, plan.Step{
+		ID: "bucket.copy." + bp.t.cfg.Name + "." + mode, Action: plan.BucketCopy, Resource: bp.t.address,
+		Description: fmt.Sprintf(what, from, to),
+		Params:      map[string]string{"source": from, "destination": to, "mode": mode},
+	})
+}
+
+func (b *builder) verifyBucket(phase plan.Phase, bp bucketPlan, from, to, which string) {
+	level := b.env.Migration.Verify.Objects
+	b.add(phase, plan.Step{
+		ID: "verify.bucket." + bp.t.cfg.Name + "." + which, Action: plan.VerifyBucket, Resource: bp.t.address,
+		Description: fmt.Sprintf("Verify %s against %s by manifest (%s)", to, from, level),
+		Params:      map[string]string{"source": from, "destination": to, "objects": level},
+	})
+}
+
+// copyBack returns the commit steps of a bucket that went through a
+// temporary: after the gate, its objects go back under the original name.
+func (b *builder) copyBack(c bucketCopy) func() {
+	bp := c.bp
+	if bp.regions {
+		b.add(plan.PhaseCommit, plan.Step{
+			ID: "bucket.delete." + bp.t.cfg.Name, Action: plan.BucketDelete, Resource: bp.t.address,
+			Description: fmt.Sprintf("Empty and delete %s in %s so its name can move to %s (its objects are verified in %s)", bp.t.name, bp.live.Region, bp.region, c.to),
+			Params:      map[string]string{"bucket": bp.t.name, "region": bp.live.Region},
+			Removes:     []string{bp.t.name},
+		})
+		b.createBucket(plan.PhaseCommit, bp, bp.t.name, bp.region, "Re-create")
+	}
+	b.copyBucket(plan.PhaseCommit, bp, c.to, bp.t.name, "final")
+	b.verifyBucket(plan.PhaseCommit, bp, c.to, bp.t.name, "final")
+	return func() {
+		if bp.regions {
+			b.keep(plan.LeftoverBucket, c.to, bp.region, "the verified copy of "+bp.t.name+", kept as a way back")
+			return
+		}
+		b.add(plan.PhaseCommit, plan.Step{
+			ID: "bucket.delete." + bp.t.cfg.Name + ".temporary", Action: plan.BucketDelete, Resource: bp.t.address,
+			Description: fmt.Sprintf("Empty and delete the clone %s: its objects are back in %s", c.to, bp.t.name),
+			Params:      map[string]string{"bucket": c.to, "region": bp.region},
+			Removes:     []string{c.to},
+		})
+	}
+}
+
+// restoreParams are the settings a restore of d carries.
+func restoreParams(d dbPlan, snapshot, identifier string, deletionProtection bool) map[string]string {
+	p := map[string]string{"snapshot": snapshot, "identifier": identifier}
+	for _, k := range dbSettingKeys {
+		if v := d.settings[k]; v != "" {
+			p[k] = v
+		}
+	}
+	if d.settings["engine"] != d.live.Engine {
+		p["engine"] = d.settings["engine"]
+	}
+	p["deletion_protection"] = strconv.FormatBool(deletionProtection)
+	return p
+}
+
+func (b *builder) cloneDatabase(d dbPlan) {
+	name := d.t.cfg.Name
+	snap := snapshotID(b.lineage, name, "")
+	b.add(plan.PhasePrepare, plan.Step{
+		ID: "db.snapshot." + name, Action: plan.DBSnapshot, Resource: d.t.address,
+		Description: fmt.Sprintf("Snapshot %s as %s", d.t.id, snap),
+		Undo:        "Delete the snapshot",
+		Params:      map[string]string{"identifier": d.t.id, "snapshot": snap},
+		Creates:     []string{snap},
+	})
+	b.keep(plan.LeftoverDBSnapshot, snap, "", "the state of "+d.t.id+" before the migration")
+	source := snap
+	if d.encryptKey != "" {
+		enc := snapshotID(b.lineage, name, "enc")
+		key := d.encryptKey
+		keyText := "key " + key
+		if key == "default" {
+			key, keyText = "", "the account's default RDS key"
+		}
+		b.add(plan.PhasePrepare, plan.Step{
+			ID: "db.copy-snapshot." + name, Action: plan.DBCopySnapshot, Resource: d.t.address,
+			Description: fmt.Sprintf("Copy %s to %s, encrypted with %s", snap, enc, keyText),
+			Undo:        "Delete the encrypted copy",
+			Params:      map[string]string{"source": snap, "snapshot": enc, "kms_key_id": key},
+			Creates:     []string{enc},
+		})
+		b.keep(plan.LeftoverDBSnapshot, enc, "", "the encrypted copy the clone was restored from")
+		source = enc
+	}
+	b.add(plan.PhasePrepare, plan.Step{
+		ID: "db.restore." + name, Action: plan.DBRestore, Resource: d.t.address,
+		Description: fmt.Sprintf("Restore %s from %s as %s", d.t.temp, source, describeSettings(d)),
+		Undo:        "Delete " + d.t.temp + " (no final snapshot: it is a copy)",
+		Params:      restoreParams(d, source, d.t.temp, false),
+		Tags:        maps.Clone(d.tags),
+		Creates:     []string{d.t.temp},
+	})
+	if len(d.modify) > 0 {
+		params := maps.Clone(d.modify)
+		params["identifier"] = d.t.temp
+		b.add(plan.PhasePrepare, plan.Step{
+			ID: "db.modify." + name, Action: plan.DBModify, Resource: d.t.address,
+			Description: fmt.Sprintf("Modify the clone %s: %s", d.t.temp, kv(d.modify)),
+			Params:      params,
+		})
+	}
+}
+
+func describeSettings(d dbPlan) string {
+	s := d.settings["instance_class"]
+	if d.settings["storage_encrypted"] == "true" {
+		s += ", encrypted"
+	}
+	return s
+}
+
+func (b *builder) verifyDatabase(phase plan.Phase, d dbPlan, identifier, which string, final bool) {
+	params := map[string]string{"identifier": identifier}
+	for _, k := range []string{"engine", "instance_class", "storage_encrypted", "multi_az", "db_subnet_group", "parameter_group"} {
+		params[k] = d.settings[k]
+	}
+	if d.settings["storage_encrypted"] == "true" && d.encryptKey != "" && d.encryptKey != "default" {
+		params["kms_key_id"] = d.encryptKey
+	}
+	if d.modify["engine_version"] != "" || final {
+		params["engine_version"] = d.settings["engine_version"]
+	}
+	if final {
+		params["allocated_storage"] = d.settings["allocated_storage"]
+		params["deletion_protection"] = d.settings["deletion_protection"]
+	}
+	b.add(phase, plan.Step{
+		ID: "verify.database." + d.t.cfg.Name + "." + which, Action: plan.VerifyDatabase, Resource: d.t.address,
+		Description: fmt.Sprintf("Verify %s is available with the desired settings", identifier),
+		Params:      params,
+		Tags:        maps.Clone(d.tags),
+	})
+}
+
+func (b *builder) verifyFrozen(dbs []dbPlan, copies []bucketCopy, services []serviceTarget, standbyIDs []string) {
+	var groups, ids, buckets []string
+	for _, s := range services {
+		groups = append(groups, s.group)
+	}
+	for _, d := range dbs {
+		if d.live != nil && d.live.Exists {
+			ids = append(ids, d.t.id)
+		}
+	}
+	for _, c := range copies {
+		buckets = append(buckets, c.from)
+	}
+	b.add(plan.PhasePrepare, plan.Step{
+		ID: "verify.frozen", Action: plan.VerifyFrozen,
+		Description: "Verify nothing changed the originals during the standby: no instance back in service, no database modified, no object written",
+		Params: map[string]string{
+			"groups": strings.Join(groups, ","), "databases": strings.Join(ids, ","),
+			"buckets": strings.Join(buckets, ","), "standby_steps": strings.Join(standbyIDs, ","),
+		},
+	})
+}
+
+// userChecks adds the spec's verify probes, run against the clone; the
+// clone's names are passed to commands in ENVMIG_* variables.
+func (b *builder) userChecks(migrating []dbPlan, copies []bucketCopy) {
+	env := map[string]string{}
+	for _, d := range migrating {
+		env["env.ENVMIG_DATABASE_"+envName(d.t.cfg.Name)] = d.t.temp
+	}
+	for _, c := range copies {
+		env["env.ENVMIG_BUCKET_"+envName(c.bp.t.cfg.Name)] = c.to
+	}
+	for _, h := range b.env.Migration.Verify.HTTP {
+		b.add(plan.PhasePrepare, plan.Step{
+			ID: "verify.http." + h.Name, Action: plan.VerifyHTTP,
+			Description: fmt.Sprintf("Probe %s, expect HTTP %d", h.URL, h.Status),
+			Params:      map[string]string{"url": h.URL, "status": strconv.Itoa(h.Status), "timeout": h.Timeout},
+		})
+	}
+	for _, c := range b.env.Migration.Verify.Commands {
+		p := maps.Clone(env)
+		p["run"] = c.Run
+		b.add(plan.PhasePrepare, plan.Step{
+			ID: "verify.command." + c.Name, Action: plan.VerifyCommand,
+			Description: fmt.Sprintf("Run check %q against the clone", c.Name),
+			Params:      p,
+		})
+	}
+}
+
+func envName(s string) string {
+	return strings.ToUpper(nonSnapshotChars.ReplaceAllString(strings.ToLower(s), "_"))
+}
+
+func (b *builder) swapDatabase(d dbPlan) {
+	name := d.t.cfg.Name
+	if b.strategy == config.StrategyCloneSwap {
+		final := snapshotID(b.lineage, name, "final")
+		clone := snapshotID(b.lineage, name, "clone")
+		b.add(plan.PhaseCommit, plan.Step{
+			ID: "db.delete." + name, Action: plan.DBDelete, Resource: d.t.address,
+			Description: fmt.Sprintf("Delete the original %s, keeping a final snapshot %s", d.t.id, final),
+			Params:      map[string]string{"identifier": d.t.id, "final_snapshot": final},
+			Creates:     []string{final}, Removes: []string{d.t.id},
+		})
+		b.keep(plan.LeftoverDBSnapshot, final, "", "the final snapshot of the original "+d.t.id)
+		b.add(plan.PhaseCommit, plan.Step{
+			ID: "db.snapshot." + name + ".clone", Action: plan.DBSnapshot, Resource: d.t.address,
+			Description: fmt.Sprintf("Snapshot the verified clone %s as %s", d.t.temp, clone),
+			Params:      map[string]string{"identifier": d.t.temp, "snapshot": clone},
+			Creates:     []string{clone},
+		})
+		b.keep(plan.LeftoverDBSnapshot, clone, "", "the verified clone's snapshot "+d.t.id+" was restored from")
+		dp, _ := strconv.ParseBool(d.settings["deletion_protection"])
+		b.add(plan.PhaseCommit, plan.Step{
+			ID: "db.restore." + name + ".original", Action: plan.DBRestore, Resource: d.t.address,
+			Description: fmt.Sprintf("Restore %s from %s", d.t.id, clone),
+			Params:      restoreParams(d, clone, d.t.id, dp),
+			Tags:        maps.Clone(d.tags),
+			Creates:     []string{d.t.id},
+		})
+	} else {
+		b.add(plan.PhaseCommit, plan.Step{
+			ID: "db.rename." + name + ".retire", Action: plan.DBRename, Resource: d.t.address,
+			Description: fmt.Sprintf("Rename the original %s aside to %s", d.t.id, d.t.retired),
+			Params:      map[string]string{"from": d.t.id, "to": d.t.retired},
+			Removes:     []string{d.t.id}, Creates: []string{d.t.retired},
+		})
+		b.keep(plan.LeftoverDBInstance, d.t.retired, "", "the original "+d.t.id+", kept as the fastest way back")
+		b.add(plan.PhaseCommit, plan.Step{
+			ID: "db.rename." + name + ".swap", Action: plan.DBRename, Resource: d.t.address,
+			Description: fmt.Sprintf("Rename the verified clone %s to %s", d.t.temp, d.t.id),
+			Params:      map[string]string{"from": d.t.temp, "to": d.t.id},
+			Removes:     []string{d.t.temp}, Creates: []string{d.t.id},
+		})
+		if d.settings["deletion_protection"] == "true" {
+			b.add(plan.PhaseCommit, plan.Step{
+				ID: "db.update." + name + ".protect", Action: plan.DBUpdate, Resource: d.t.address,
+				Description: fmt.Sprintf("Turn deletion protection on for %s", d.t.id),
+				Params:      map[string]string{"identifier": d.t.id, "deletion_protection": "true"},
+			})
+		}
+	}
+	b.verifyDatabase(plan.PhaseCommit, d, d.t.id, "final", true)
+}
+
+// inPlace adds the updates that need no clone: databases and buckets that
+// do not migrate, and buckets to create.
+func (b *builder) inPlace(dbs []dbPlan, buckets []bucketPlan, migrate bool) {
+	for _, d := range dbs {
+		if d.res.Action != plan.ActionUpdate {
+			continue
+		}
+		params := maps.Clone(d.update)
+		params["identifier"] = d.t.id
+		s := plan.Step{
+			ID: "db.update." + d.t.cfg.Name, Action: plan.DBUpdate, Resource: d.t.address,
+			Description: fmt.Sprintf("Update %s in place: %s", d.t.id, kvTags(d.update, d.updateTags)),
+			Params:      params,
+		}
+		if d.updateTags {
+			s.Tags = maps.Clone(d.tags)
+			s.Params["tags"] = "replace"
+		}
+		b.add(plan.PhaseCommit, s)
+	}
+	for _, bp := range buckets {
+		switch {
+		case bp.create:
+			b.createBucket(plan.PhaseCommit, bp, bp.t.name, bp.region, "Create")
+		case bp.update && !bp.regions:
+			s := plan.Step{
+				ID: "bucket.update." + bp.t.cfg.Name, Action: plan.BucketUpdate, Resource: bp.t.address,
+				Description: fmt.Sprintf("Update %s in place: %s", bp.t.name, changeList(bp.res.Changes)),
+				Params:      map[string]string{"bucket": bp.t.name, "versioning": bp.versioning, "region": bp.region},
+			}
+			if bp.t.cfg.Tags != nil {
+				s.Tags = maps.Clone(bp.t.cfg.Tags)
+				s.Params["tags"] = "replace"
+			}
+			b.add(plan.PhaseCommit, s)
+		}
+	}
+}
+
+func kv(m map[string]string) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + " = " + m[k]
+	}
+	return strings.Join(parts, ", ")
+}
+
+func kvTags(m map[string]string, tags bool) string {
+	s := kv(m)
+	if tags {
+		if s != "" {
+			s += ", "
+		}
+		s += "tags"
+	}
+	return s
+}
+
+func changeList(cs []plan.Change) string {
+	seen := map[string]bool{}
+	var parts []string
+	for _, c := range cs {
+		a := c.Attribute
+		if strings.HasPrefix(a, "tags.") {
+			a = "tags"
+		}
+		if !seen[a] {
+			seen[a] = true
+			parts = append(parts, a)
+		}
+	}
+	return strings.Join(parts, ", ")
+}
