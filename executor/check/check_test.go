@@ -1,0 +1,183 @@
+package check
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	astypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/rds"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/envmig/envmig/executor"
+	"github.com/envmig/envmig/internal/awsclient"
+	"github.com/envmig/envmig/internal/testaws"
+	"github.com/envmig/envmig/planner/plan"
+)
+
+func TestMain(m *testing.M) { os.Exit(testaws.Main(m)) }
+
+func stepContext(p *plan.Plan, s plan.Step, finished map[string]time.Time) *executor.StepContext {
+	sc := executor.NewStepContext(p, s, "apply", nil)
+	sc.TestHooks(nil, nil, nil)
+	sc.TestFinished(func(id string) time.Time { return finished[id] })
+	return sc
+}
+
+func TestHTTPCheck(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/health" {
+			w.WriteHeader(http.StatusOK)
+			return
+		}
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	cases := map[string]struct {
+		path, status string
+		ok           bool
+	}{
+		"healthy":          {"/health", "200", true},
+		"wrong status":     {"/down", "200", false},
+		"expected failure": {"/down", "503", true},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			s := plan.Step{ID: "verify.http.x", Params: map[string]string{"url": srv.URL + tc.path, "status": tc.status, "timeout": "2s"}}
+			err := (&HTTP{}).Apply(context.Background(), stepContext(&plan.Plan{}, s, nil))
+			if (err == nil) != tc.ok {
+				t.Fatalf("err = %v, want ok=%v", err, tc.ok)
+			}
+		})
+	}
+}
+
+func TestCommandCheckSeesTheCloneAndItsOutputIsNotInTheError(t *testing.T) {
+	var lines []string
+	run := func(script string) error {
+		s := plan.Step{ID: "verify.command.x", Params: map[string]string{"run": script, "env.ENVMIG_DATABASE_MAIN": "shop-prod-db-envmig"}}
+		sc := stepContext(&plan.Plan{}, s, nil)
+		sc.TestHooks(nil, nil, func(p executor.Progress) { lines = append(lines, p.Message) })
+		return (&Command{}).Apply(context.Background(), sc)
+	}
+	if err := run(`test "$ENVMIG_DATABASE_MAIN" = shop-prod-db-envmig && echo checked`); err != nil {
+		t.Fatal(err)
+	}
+	if len(lines) != 1 || lines[0] != "| checked" {
+		t.Fatalf("output = %q", lines)
+	}
+	err := run(`echo s3cr3t-token; exit 3`)
+	if err == nil || !strings.Contains(err.Error(), "exit status 3") {
+		t.Fatalf("err = %v", err)
+	}
+	if strings.Contains(err.Error(), "s3cr3t") {
+		t.Fatal("a check's output must never reach the journal")
+	}
+	c := &Command{Timeout: 200 * time.Millisecond}
+	s := plan.Step{ID: "verify.command.slow", Params: map[string]string{"run": "sleep 30"}}
+	start := time.Now()
+	if err := c.Apply(context.Background(), stepContext(&plan.Plan{}, s, nil)); err == nil || !strings.Contains(err.Error(), "did not finish") {
+		t.Fatalf("err = %v", err)
+	}
+	if time.Since(start) > 10*time.Second {
+		t.Fatal("the timeout did not kill the command")
+	}
+}
+
+// frozenWorld seeds moto with a group in standby, a database and a bucket.
+func frozenWorld(t *testing.T) (*awsclient.Clients, *plan.Plan, plan.Step) {
+	t.Helper()
+	testaws.Reset(t)
+	cl := testaws.Clients(t)
+	ctx := context.Background()
+	ec := ec2.NewFromConfig(cl.Config)
+	if _, err := ec.CreateLaunchTemplate(ctx, &ec2.CreateLaunchTemplateInput{LaunchTemplateName: aws.String("web"),
+		LaunchTemplateData: &ec2types.RequestLaunchTemplateData{ImageId: aws.String("ami-12c6146b"), InstanceType: ec2types.InstanceTypeT3Micro}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.AutoScaling.CreateAutoScalingGroup(ctx, &autoscaling.CreateAutoScalingGroupInput{
+		AutoScalingGroupName: aws.String("web"), MinSize: aws.Int32(0), MaxSize: aws.Int32(4), DesiredCapacity: aws.Int32(2),
+		AvailabilityZones: []string{"us-east-1a"}, LaunchTemplate: &astypes.LaunchTemplateSpecification{LaunchTemplateName: aws.String("web")}}); err != nil {
+		t.Fatal(err)
+	}
+	g, err := cl.AutoScaling.DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{AutoScalingGroupNames: []string{"web"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, i := range g.AutoScalingGroups[0].Instances {
+		ids = append(ids, aws.ToString(i.InstanceId))
+	}
+	if _, err := cl.AutoScaling.EnterStandby(ctx, &autoscaling.EnterStandbyInput{AutoScalingGroupName: aws.String("web"), InstanceIds: ids, ShouldDecrementDesiredCapacity: aws.Bool(true)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.RDS.CreateDBInstance(ctx, &rds.CreateDBInstanceInput{DBInstanceIdentifier: aws.String("db"), Engine: aws.String("postgres"),
+		DBInstanceClass: aws.String("db.t3.medium"), AllocatedStorage: aws.Int32(20), MasterUsername: aws.String("u"), MasterUserPassword: aws.String("password1")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.S3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("data")}); err != nil {
+		t.Fatal(err)
+	}
+	p := &plan.Plan{Observations: []plan.Observation{
+		{Address: "database.main", Kind: plan.KindDatabase, ID: "db", Exists: true, Attrs: map[string]string{"instance_class": "db.t3.medium", "allocated_storage": "20"}},
+		{Address: "bucket.data", Kind: plan.KindBucket, ID: "data", Exists: true, Attrs: map[string]string{"region": "us-east-1"}},
+	}}
+	s := plan.Step{ID: "verify.frozen", Action: plan.VerifyFrozen, Params: map[string]string{"groups": "web", "databases": "db", "buckets": "data", "standby_steps": "group.standby.web"}}
+	return cl, p, s
+}
+
+func frozenHandler(cl *awsclient.Clients) *Frozen {
+	return &Frozen{Groups: cl.AutoScaling, DBs: cl.RDS, S3: func(region string) ObjectLister { return awsclient.NewS3(cl.Config, region) }}
+}
+
+func TestFrozenPassesWhenNothingMoved(t *testing.T) {
+	cl, p, s := frozenWorld(t)
+	freeze := map[string]time.Time{"group.standby.web": time.Now().Add(time.Second)}
+	if err := frozenHandler(cl).Apply(context.Background(), stepContext(p, s, freeze)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestFrozenCatchesOutOfBandChanges(t *testing.T) {
+	cases := map[string]struct {
+		change func(t *testing.T, cl *awsclient.Clients)
+		want   string
+	}{
+		"object written": {func(t *testing.T, cl *awsclient.Clients) {
+			if _, err := cl.S3.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String("data"), Key: aws.String("late.txt"), Body: strings.NewReader("x")}); err != nil {
+				t.Fatal(err)
+			}
+		}, `"late.txt"`},
+		"database modified": {func(t *testing.T, cl *awsclient.Clients) {
+			if _, err := cl.RDS.ModifyDBInstance(context.Background(), &rds.ModifyDBInstanceInput{DBInstanceIdentifier: aws.String("db"), DBInstanceClass: aws.String("db.t3.small"), ApplyImmediately: aws.Bool(true)}); err != nil {
+				t.Fatal(err)
+			}
+		}, "instance_class was db.t3.medium, now db.t3.small"},
+		"instance back in service": {func(t *testing.T, cl *awsclient.Clients) {
+			g, _ := cl.AutoScaling.DescribeAutoScalingGroups(context.Background(), &autoscaling.DescribeAutoScalingGroupsInput{AutoScalingGroupNames: []string{"web"}})
+			id := aws.ToString(g.AutoScalingGroups[0].Instances[0].InstanceId)
+			if _, err := cl.AutoScaling.ExitStandby(context.Background(), &autoscaling.ExitStandbyInput{AutoScalingGroupName: aws.String("web"), InstanceIds: []string{id}}); err != nil {
+				t.Fatal(err)
+			}
+		}, "is InService"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			cl, p, s := frozenWorld(t)
+			freeze := map[string]time.Time{"group.standby.web": time.Now().Add(-2 * time.Second)}
+			tc.change(t, cl)
+			err := frozenHandler(cl).Apply(context.Background(), stepContext(p, s, freeze))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want it to mention %s", err, tc.want)
+			}
+		})
+	}
+}
