@@ -56,6 +56,7 @@ const (
 	auxTemporary = ":temporary"
 	auxRetired   = ":retired"
 	auxSource    = ":source"
+	auxClone     = ":clone"
 )
 
 // observations flattens what the plan depends on.
@@ -195,7 +196,7 @@ func groupObservation(address, name string, g *live.Group) plan.Observation {
 }
 
 func kmsObservation(ref string, k *live.KMSKey) plan.Observation {
-	o := plan.Observation{Address: "kms:" + ref, Kind: "kms-key", ID: ref}
+	o := plan.Observation{Address: "kms:" + ref, Kind: plan.KindKMSKey, ID: ref}
 	if k == nil {
 		return o
 	}
@@ -296,4 +297,56 @@ func show(v string) string {
 		return "(none)"
 	}
 	return v
+}
+
+// Reobserve lists what to read to check a saved plan is still current:
+// every resource it observed, by the physical names it recorded. It needs no
+// spec, so a plan file can be applied on its own.
+func Reobserve(p *plan.Plan) live.Request {
+	req := live.Request{Region: p.Region}
+	for _, o := range p.Observations {
+		switch o.Kind {
+		case plan.KindDatabase:
+			req.Databases = append(req.Databases, o.ID)
+		case plan.KindBucket:
+			req.Buckets = append(req.Buckets, o.ID)
+		case plan.KindService:
+			req.Groups = append(req.Groups, o.ID)
+		case plan.KindKMSKey:
+			req.KMSKeys = append(req.KMSKeys, o.ID)
+		}
+	}
+	req.Databases, req.Buckets = uniq(req.Databases), uniq(req.Buckets)
+	req.Groups, req.KMSKeys = uniq(req.Groups), uniq(req.KMSKeys)
+	return req
+}
+
+// Refresh flattens a fresh observation in the shape of p's observations,
+// address by address, for Stale.
+func Refresh(p *plan.Plan, obs *live.Observed) []plan.Observation {
+	out := make([]plan.Observation, 0, len(p.Observations))
+	for _, o := range p.Observations {
+		aux := strings.HasSuffix(o.Address, auxTemporary) || strings.HasSuffix(o.Address, auxRetired) || strings.HasSuffix(o.Address, auxClone)
+		switch o.Kind {
+		case plan.KindDatabase:
+			if aux {
+				out = append(out, presence(o.Address, o.Kind, o.ID, dbOwner(obs.Databases[o.ID])))
+			} else {
+				out = append(out, dbObservation(o.Address, o.ID, obs.Databases[o.ID]))
+			}
+		case plan.KindBucket:
+			if aux {
+				out = append(out, presence(o.Address, o.Kind, o.ID, bucketOwner(obs.Buckets[o.ID])))
+			} else {
+				out = append(out, bucketObservation(o.Address, o.ID, obs.Buckets[o.ID]))
+			}
+		case plan.KindService:
+			out = append(out, groupObservation(o.Address, o.ID, obs.Groups[o.ID]))
+		case plan.KindKMSKey:
+			out = append(out, kmsObservation(o.ID, obs.KMSKeys[o.ID]))
+		default:
+			out = append(out, o)
+		}
+	}
+	return out
 }

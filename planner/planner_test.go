@@ -337,3 +337,66 @@ func TestVersionLess(t *testing.T) {
 		}
 	}
 }
+
+func TestRefreshNeedsNoSpec(t *testing.T) {
+	cfg, env := designEnv(config.StrategyRenameSwap)
+	env.Databases[0].KMSKeyID = "alias/shop"
+	obs := liveShop()
+	obs.KMSKeys["alias/shop"] = &live.KMSKey{Ref: "alias/shop", ARN: "arn:aws:kms:us-east-1:123456789012:key/k", Readable: true, Enabled: true}
+	p := mustPlan(t, cfg, env, obs)
+	req := Reobserve(p)
+	if diff := cmp.Diff([]string{"shop-prod-db", "shop-prod-db-envmig", "shop-prod-db-envmig-old"}, req.Databases); diff != "" {
+		t.Fatal(diff)
+	}
+	if diff := cmp.Diff([]string{"shop-prod-uploads", "shop-prod-uploads-envmig"}, req.Buckets); diff != "" {
+		t.Fatal(diff)
+	}
+	if diff := cmp.Diff([]string{"alias/shop"}, req.KMSKeys); diff != "" {
+		t.Fatal(diff)
+	}
+	if s := Stale(p.Observations, Refresh(p, obs)); len(s) != 0 {
+		t.Fatalf("unchanged world is stale: %v", s)
+	}
+	obs.Groups["shop-prod-web"].MaxSize = 10
+	obs.KMSKeys["alias/shop"].Enabled = false
+	got := Stale(p.Observations, Refresh(p, obs))
+	want := []string{"alias/shop: enabled was true, now false", "shop-prod-web: max_size was 6, now 10"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatal(diff)
+	}
+}
+
+func TestCloneCopiesWithoutTouchingTheOriginals(t *testing.T) {
+	cfg, env := designEnv(config.StrategyRenameSwap)
+	obs := liveShop()
+	p, err := Clone(cfg, env, obs, "exp1", Options{Lineage: "c10e0001", Now: time.Unix(0, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"preflight", "db.snapshot.main", "db.restore.main", "db.delete-snapshot.main",
+		"bucket.create.uploads", "bucket.copy.uploads.precopy", "verify.bucket.uploads.clone", "verify.database.main.clone", "gate"}
+	if diff := cmp.Diff(want, stepIDs(p)); diff != "" {
+		t.Fatal(diff)
+	}
+	for _, s := range p.Steps {
+		if s.Phase == plan.PhaseCommit || s.Action == plan.GroupStandby || s.Action == plan.DBRename || s.Action == plan.DBDelete {
+			t.Fatalf("a clone must not change the originals: %s", s.ID)
+		}
+	}
+	restore, _ := p.Step("db.restore.main")
+	if restore.Params["identifier"] != "shop-prod-db-exp1" || restore.Tags[CloneTagKey] != "shop-prod-db" {
+		t.Fatalf("restore = %+v", restore)
+	}
+	create, _ := p.Step("bucket.create.uploads")
+	if create.Params["bucket"] != "shop-prod-uploads-exp1" || create.Tags[CloneTagKey] != "shop-prod-uploads" {
+		t.Fatalf("create = %+v", create)
+	}
+	obs.Buckets["shop-prod-uploads-exp1"] = &live.Bucket{Name: "shop-prod-uploads-exp1", Exists: true}
+	p, _ = Clone(cfg, env, obs, "exp1", Options{Lineage: "c10e0002"})
+	if errs := p.Errors(); len(errs) != 1 || errs[0].Code != "EM122" || p.HasChanges() {
+		t.Fatalf("errors = %+v", errs)
+	}
+	if _, err := Clone(cfg, env, obs, "Bad_Name", Options{Lineage: "x"}); err == nil {
+		t.Fatal("an invalid clone name must be refused")
+	}
+}

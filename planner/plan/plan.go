@@ -43,6 +43,8 @@ const (
 	KindDatabase Kind = "database"
 	KindBucket   Kind = "bucket"
 	KindService  Kind = "service"
+	// KindKMSKey observations record the keys a plan encrypts with.
+	KindKMSKey Kind = "kms-key"
 )
 
 // Action is what the plan does to one resource.

@@ -64,6 +64,9 @@ const (
 	// DBDelete deletes an instance, with a final snapshot when
 	// final_snapshot is set. Params: identifier, final_snapshot.
 	DBDelete StepAction = "db.delete"
+	// DBDeleteSnapshot deletes a manual snapshot (cleanup of what a run
+	// kept). Params: snapshot.
+	DBDeleteSnapshot StepAction = "db.delete-snapshot"
 
 	// BucketCreate creates a bucket in region with versioning and Step.Tags.
 	// Params: bucket, region, versioning. Undo: empty and delete the bucket,

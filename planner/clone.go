@@ -1,0 +1,142 @@
+package planner
+
+import (
+	"fmt"
+	"maps"
+	"regexp"
+	"sort"
+	"strconv"
+
+	"github.com/envmig/envmig/config"
+	"github.com/envmig/envmig/planner/live"
+	"github.com/envmig/envmig/planner/plan"
+)
+
+// CloneTagKey marks everything `envmig clone` creates with what it is a
+// clone of.
+const CloneTagKey = "envmig:clone-of"
+
+var cloneNameRE = regexp.MustCompile(`^[a-z][a-z0-9]*(-[a-z0-9]+)*$`)
+
+// ValidCloneName reports whether name can suffix both DB identifiers and
+// bucket names.
+func ValidCloneName(name string) error {
+	if len(name) == 0 || len(name) > 20 || !cloneNameRE.MatchString(name) {
+		return fmt.Errorf("clone name %q: use 1–20 lowercase letters, digits and single hyphens, starting with a letter", name)
+	}
+	return nil
+}
+
+// cloneNames are the names `clone -to NAME` gives an environment's copies.
+func cloneDBName(id, name string) string         { return id + "-" + name }
+func cloneBucketName(bucket, name string) string { return bucket + "-" + name }
+
+// CloneRequest lists what a clone plan must observe: the originals and the
+// names their copies would take.
+func CloneRequest(cfg *config.Config, env *config.Environment, stack map[string]live.StackResource, stackFound bool, name string) live.Request {
+	t := resolve(env, stack, stackFound)
+	req := live.Request{Stack: env.Stack, CountObjects: true, AllowedAccountIDs: cfg.AWS.AllowedAccountIDs, Region: cfg.AWS.Region}
+	for _, d := range t.dbs {
+		req.Databases = append(req.Databases, d.id, cloneDBName(d.id, name))
+	}
+	for _, b := range t.buckets {
+		req.Buckets = append(req.Buckets, b.name, cloneBucketName(b.name, name))
+	}
+	req.Databases, req.Buckets = uniq(req.Databases), uniq(req.Buckets)
+	return req
+}
+
+// Clone plans a copy of env for experiments or analysis: each database
+// restored from a fresh snapshot as <identifier>-<name>, each bucket copied
+// to <bucket>-<name>, everything tagged envmig:clone-of. The originals are
+// only read; the environment stays in service. Every step is a prepare
+// step, so a failure removes the partial clone; the gate comes last.
+func Clone(cfg *config.Config, env *config.Environment, obs *live.Observed, name string, opts Options) (*plan.Plan, error) {
+	if err := ValidCloneName(name); err != nil {
+		return nil, err
+	}
+	t := resolve(env, obs.StackResources, obs.StackFound)
+	p := &plan.Plan{
+		Lineage: opts.Lineage, CreatedAt: opts.Now.UTC(), Tool: opts.Tool,
+		Environment: env.Name + ".clone-" + name, Account: obs.Identity.Account, Region: obs.Region,
+		Strategy: "clone", ConfigDigest: cfg.Digest,
+	}
+	a := &analyzer{diags: t.diags}
+	b := &builder{lineage: opts.Lineage, env: env, region: obs.Region}
+	b.add(plan.PhasePrepare, plan.Step{ID: "preflight", Action: plan.Preflight,
+		Description: fmt.Sprintf("Check the caller is in an allowed account and region %s", obs.Region)})
+	for _, d := range t.dbs {
+		l := obs.Databases[d.id]
+		p.Observations = append(p.Observations, dbObservation(d.address, d.id, l))
+		target := cloneDBName(d.id, name)
+		p.Observations = append(p.Observations, presence(d.address+auxClone, plan.KindDatabase, target, dbOwner(obs.Databases[target])))
+		if l == nil || !l.Exists {
+			a.errorf("EM101", d.address, fmt.Sprintf("database %s does not exist", d.id), "There is nothing to clone.", "Check the identifier, the account and the region.")
+			continue
+		}
+		if len(target) > 63 {
+			a.errorf("EM122", d.address, fmt.Sprintf("the clone's identifier %s is longer than 63 characters", target), "", "Choose a shorter clone name.")
+		}
+		if x := obs.Databases[target]; x != nil && x.Exists {
+			a.errorf("EM122", d.address, fmt.Sprintf("%s already exists", target), "A clone never overwrites anything.", "Choose another clone name, or delete the old clone.")
+		}
+		dp := diffDatabase(dbTarget{cfg: &config.Database{Name: d.cfg.Name}, address: d.address, id: d.id}, l, nil)
+		tags := maps.Clone(dp.tags)
+		tags[CloneTagKey] = d.id
+		snap := snapshotID(opts.Lineage, d.cfg.Name, "")
+		b.add(plan.PhasePrepare, plan.Step{ID: "db.snapshot." + d.cfg.Name, Action: plan.DBSnapshot, Resource: d.address,
+			Description: fmt.Sprintf("Snapshot %s as %s", d.id, snap), Undo: "Delete the snapshot",
+			Params: map[string]string{"identifier": d.id, "snapshot": snap}, Creates: []string{snap}})
+		b.add(plan.PhasePrepare, plan.Step{ID: "db.restore." + d.cfg.Name, Action: plan.DBRestore, Resource: d.address,
+			Description: fmt.Sprintf("Restore %s from %s", target, snap), Undo: "Delete " + target,
+			Params: restoreParams(dp, snap, target, false), Tags: tags, Creates: []string{target}})
+		b.add(plan.PhasePrepare, plan.Step{ID: "db.delete-snapshot." + d.cfg.Name, Action: plan.DBDeleteSnapshot, Resource: d.address,
+			Description: fmt.Sprintf("Delete %s: the clone no longer needs it", snap), Params: map[string]string{"snapshot": snap}})
+		p.Resources = append(p.Resources, plan.Resource{Address: d.address, Kind: plan.KindDatabase, Name: d.cfg.Name, ID: target, Action: plan.ActionCreate,
+			Changes: []plan.Change{{Attribute: "clone_of", Before: "(none)", After: d.id}}})
+	}
+	for _, bt := range t.buckets {
+		l := obs.Buckets[bt.name]
+		p.Observations = append(p.Observations, bucketObservation(bt.address, bt.name, l))
+		target := cloneBucketName(bt.name, name)
+		p.Observations = append(p.Observations, presence(bt.address+auxClone, plan.KindBucket, target, bucketOwner(obs.Buckets[target])))
+		if l == nil || !l.Exists {
+			a.errorf("EM103", bt.address, fmt.Sprintf("bucket %s does not exist", bt.name), "There is nothing to clone.", "Check the bucket name, the account and the region.")
+			continue
+		}
+		if len(target) > 63 {
+			a.errorf("EM122", bt.address, fmt.Sprintf("the clone's bucket name %s is longer than 63 characters", target), "", "Choose a shorter clone name.")
+		}
+		if x := obs.Buckets[target]; x != nil && x.Exists {
+			a.errorf("EM122", bt.address, fmt.Sprintf("bucket %s already exists", target), "A clone never overwrites anything.", "Choose another clone name, or delete the old clone.")
+		}
+		tags := userTags(l.Tags)
+		tags[CloneTagKey] = bt.name
+		bp := bucketPlan{t: bucketTarget{cfg: bt.cfg, address: bt.address, name: target}, src: l, tags: tags,
+			versioning: strconv.FormatBool(l.Versioning == "Enabled")}
+		b.createBucket(plan.PhasePrepare, bp, target, l.Region, "Create")
+		b.copyBucket(plan.PhasePrepare, bp, bt.name, target, "precopy")
+		b.verifyBucket(plan.PhasePrepare, bp, bt.name, target, "clone")
+		p.Resources = append(p.Resources, plan.Resource{Address: bt.address, Kind: plan.KindBucket, Name: bt.cfg.Name, ID: target, Action: plan.ActionCreate,
+			Changes: []plan.Change{{Attribute: "clone_of", Before: "(none)", After: bt.name}}})
+	}
+	for _, d := range t.dbs {
+		if l := obs.Databases[d.id]; l != nil && l.Exists {
+			dp := diffDatabase(dbTarget{cfg: &config.Database{Name: d.cfg.Name}, address: d.address, id: d.id}, l, nil)
+			b.verifyDatabase(plan.PhasePrepare, dp, cloneDBName(d.id, name), "clone", false)
+		}
+	}
+	sort.Slice(p.Observations, func(i, j int) bool { return p.Observations[i].Address < p.Observations[j].Address })
+	p.Diagnostics = sortDiagnostics(a.diags)
+	if len(p.Resources) == 0 && len(p.Errors()) == 0 {
+		a.errorf("EM103", "", fmt.Sprintf("environment %q has no database or bucket to clone", env.Name), "", "")
+		p.Diagnostics = sortDiagnostics(a.diags)
+	}
+	if len(p.Errors()) == 0 {
+		p.Steps = append(b.prepare, plan.Step{ID: "gate", Phase: plan.PhaseGate, Action: plan.Gate,
+			Description: "Done: the clone is complete and verified", Params: map[string]string{"environment": p.Environment}})
+	}
+	newEstimator(p.Observations).run(p)
+	plan.Seal(p)
+	return p, nil
+}

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, vet, unit tests and the integration
+# tests against moto (each test package starts its own emulator on a free
+# loopback port and stops it by PID), plus the crash suite's build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/moto-env.sh
+
+echo "==> gofmt"
+unformatted="$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.venv/*'))"
+if [ -n "$unformatted" ]; then
+  echo "these files need gofmt:" >&2; echo "$unformatted" >&2; exit 1
+fi
+echo "==> go vet"
+go vet ./...
+go vet -tags crashtest ./...
+echo "==> go test (moto: $ENVMIG_PYTHON)"
+go test -count=1 -timeout 20m ./...
