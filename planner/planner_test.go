@@ -400,3 +400,27 @@ func TestCloneCopiesWithoutTouchingTheOriginals(t *testing.T) {
 		t.Fatal("an invalid clone name must be refused")
 	}
 }
+
+func TestCleanupRemovesWhatRunsKept(t *testing.T) {
+	kept := []plan.Leftover{
+		{Kind: plan.LeftoverDBInstance, ID: "shop-prod-db-envmig-old", Why: "the original"},
+		{Kind: plan.LeftoverDBSnapshot, ID: "envmig-r1-main", Why: "before"},
+		{Kind: plan.LeftoverBucket, ID: "gone-bucket", Why: "moved from"},
+	}
+	req := CleanupRequest(kept, "us-east-1")
+	if diff := cmp.Diff([]string{"shop-prod-db-envmig-old"}, req.Databases); diff != "" {
+		t.Fatal(diff)
+	}
+	obs := &live.Observed{Identity: live.Identity{Account: "123456789012"}, Region: "us-east-1",
+		Databases: map[string]*live.Database{"shop-prod-db-envmig-old": {Identifier: "shop-prod-db-envmig-old", Exists: true, DeletionProtection: true}},
+		Buckets:   map[string]*live.Bucket{}}
+	p := Cleanup("production", kept, obs, Options{Lineage: "c1ea0001"})
+	want := []string{"preflight", "gate", "db.update.1.unprotect", "db.delete.1", "db.delete-snapshot.2"}
+	if diff := cmp.Diff(want, stepIDs(p)); diff != "" {
+		t.Fatal(diff)
+	}
+	obs.Databases = map[string]*live.Database{}
+	if p := Cleanup("production", kept[:1], obs, Options{Lineage: "c1ea0002"}); p.HasChanges() {
+		t.Fatal("nothing left to clean must plan nothing")
+	}
+}
