@@ -48,10 +48,10 @@ func Cleanup(environment string, kept []plan.Leftover, obs *live.Observed, opts 
 					Params:      map[string]string{"identifier": k.ID, "deletion_protection": "false"}})
 			}
 			commit = append(commit, plan.Step{ID: "db.delete." + id, Action: plan.DBDelete,
-				Description: fmt.Sprintf("Delete %s (%s)", k.ID, k.Why), Params: map[string]string{"identifier": k.ID}, Removes: []string{k.ID}})
+				Description: fmt.Sprintf("Delete %s (%s)", k.ID, k.Why), Params: map[string]string{"identifier": k.ID, "retired_by": k.Run}, Removes: []string{k.ID}})
 		case plan.LeftoverDBSnapshot:
 			commit = append(commit, plan.Step{ID: "db.delete-snapshot." + id, Action: plan.DBDeleteSnapshot,
-				Description: fmt.Sprintf("Delete snapshot %s (%s)", k.ID, k.Why), Params: map[string]string{"snapshot": k.ID}, Removes: []string{k.ID}})
+				Description: fmt.Sprintf("Delete snapshot %s (%s)", k.ID, k.Why), Params: map[string]string{"snapshot": k.ID, "run": k.Run}, Removes: []string{k.ID}})
 		case plan.LeftoverBucket:
 			b := obs.Buckets[k.ID]
 			p.Observations = append(p.Observations, bucketObservation("kept."+id, k.ID, b))

@@ -34,7 +34,7 @@ func (b *builder) add(phase plan.Phase, s plan.Step) {
 }
 
 func (b *builder) keep(kind, id, region, why string) {
-	b.leftovers = append(b.leftovers, plan.Leftover{Kind: kind, ID: id, Region: region, Why: why})
+	b.leftovers = append(b.leftovers, plan.Leftover{Kind: kind, ID: id, Region: region, Why: why, Run: b.lineage})
 }
 
 // copies says which buckets a migration copies, and how.
@@ -412,7 +412,7 @@ func (b *builder) swapDatabase(d dbPlan) {
 		b.add(plan.PhaseCommit, plan.Step{
 			ID: "db.rename." + name + ".retire", Action: plan.DBRename, Resource: d.t.address,
 			Description: fmt.Sprintf("Rename the original %s aside to %s", d.t.id, d.t.retired),
-			Params:      map[string]string{"from": d.t.id, "to": d.t.retired},
+			Params:      map[string]string{"from": d.t.id, "to": d.t.retired, "retired_by": b.lineage},
 			Removes:     []string{d.t.id}, Creates: []string{d.t.retired},
 		})
 		b.keep(plan.LeftoverDBInstance, d.t.retired, "", "the original "+d.t.id+", kept as the fastest way back")

@@ -104,6 +104,8 @@ type Leftover struct {
 	ID     string `json:"id"`
 	Region string `json:"region,omitempty"`
 	Why    string `json:"why"`
+	// Run is the lineage of the run that kept it.
+	Run string `json:"run,omitempty"`
 }
 
 // Severity of a Diagnostic.

@@ -45,8 +45,8 @@ const (
 	// and the optional settings instance_class, db_subnet_group,
 	// parameter_group, option_group, multi_az, deletion_protection, port,
 	// publicly_accessible, storage_type, vpc_security_group_ids (comma
-	// separated). Step.Tags are applied. Undo: delete the instance without a
-	// final snapshot.
+	// separated), engine (only when it changes). Step.Tags are applied.
+	// Undo: delete the instance without a final snapshot.
 	DBRestore StepAction = "db.restore"
 	// DBModify changes an instance the run created (engine_version,
 	// allocated_storage, instance_class, ...) with apply-immediately and waits.
@@ -55,17 +55,23 @@ const (
 	DBModify StepAction = "db.modify"
 	// DBUpdate changes a live instance in place (tags, instance_class,
 	// multi_az, deletion_protection, parameter_group, allocated_storage
-	// increase). Params: identifier and the settings; Step.Tags replace the
-	// instance's user tags. Undo: none (commit phase).
+	// increase). Params: identifier and the settings; with tags = "replace",
+	// Step.Tags replace the instance's user tags (nil Tags remove them all).
+	// Undo: none (commit phase).
 	DBUpdate StepAction = "db.update"
 	// DBRename renames an instance and waits until the new identifier is
-	// available. Params: from, to.
+	// available. Params: from, to, and retired_by (a lineage) when the
+	// instance is an original renamed aside: it is then tagged
+	// envmig:retired-by, which lets cleanup delete it.
 	DBRename StepAction = "db.rename"
 	// DBDelete deletes an instance, with a final snapshot when
-	// final_snapshot is set. Params: identifier, final_snapshot.
+	// final_snapshot is set. Params: identifier, final_snapshot, retired_by.
+	// Refused under deletion protection; without a final snapshot only an
+	// instance tagged with this run, or tagged envmig:retired-by=retired_by.
 	DBDelete StepAction = "db.delete"
 	// DBDeleteSnapshot deletes a manual snapshot (cleanup of what a run
-	// kept). Params: snapshot.
+	// kept). Params: snapshot, run (the lineage whose envmig:run tag it must
+	// carry; default this run).
 	DBDeleteSnapshot StepAction = "db.delete-snapshot"
 
 	// BucketCreate creates a bucket in region with versioning and Step.Tags.

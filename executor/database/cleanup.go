@@ -1,0 +1,31 @@
+package database
+
+import (
+	"context"
+
+	"github.com/envmig/envmig/executor"
+)
+
+// deleteSnapshot runs plan.DBDeleteSnapshot: it removes a snapshot a run
+// kept (`envmig cleanup`) or no longer needs (a clone's source snapshot).
+// Only a snapshot tagged with the run named by the "run" parameter (this
+// run when absent) is deleted; any other is refused. A snapshot already gone
+// is done.
+type deleteSnapshotStep struct{ d *deps }
+
+var _ executor.Handler = (*deleteSnapshotStep)(nil)
+
+func (h *deleteSnapshotStep) Apply(ctx context.Context, sc *executor.StepContext) error {
+	p, err := need(sc, "snapshot")
+	if err != nil {
+		return err
+	}
+	owner := sc.Param("run")
+	if owner == "" {
+		owner = sc.Lineage()
+	}
+	return h.d.deleteSnapshot(ctx, sc, p[0], owner, true)
+}
+
+// Revert does nothing: a deleted snapshot cannot come back.
+func (h *deleteSnapshotStep) Revert(context.Context, *executor.StepContext) error { return nil }

@@ -1,0 +1,221 @@
+package group
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
+
+	"github.com/envmig/envmig/executor"
+)
+
+// standby runs plan.GroupStandby. Revert restores the group from what Apply
+// recorded.
+type standby struct{ g *groups }
+
+var _ executor.Handler = (*standby)(nil)
+
+// Apply records the group (once), suspends the processes that fight
+// Standby, lowers MinSize when needed, moves the recorded InService
+// instances to Standby in batches and waits until none is InService.
+func (h *standby) Apply(ctx context.Context, sc *executor.StepContext) error {
+	name, err := groupName(sc)
+	if err != nil {
+		return err
+	}
+	grp, err := h.g.describe(ctx, name)
+	if err != nil {
+		return err
+	}
+	rec, ok, err := ReadRecord(sc.Value)
+	if err != nil {
+		return fmt.Errorf("standby of %s: %w", name, err)
+	}
+	if !ok {
+		// First attempt (or a crash before the record was complete, when
+		// nothing had been changed yet): the group as it is now is the
+		// group to restore.
+		rec = recordOf(grp, sc.Now())
+		if err := rec.write(sc); err != nil {
+			return err
+		}
+	}
+	if err := h.g.suspend(ctx, sc, grp); err != nil {
+		return err
+	}
+	if err := h.g.enterStandby(ctx, sc, name, rec); err != nil {
+		return err
+	}
+	return h.g.waitStandby(ctx, sc, name, rec)
+}
+
+// Revert puts the group back as recorded; nothing recorded means Apply never
+// acted, and there is nothing to do.
+func (h *standby) Revert(ctx context.Context, sc *executor.StepContext) error {
+	name, err := groupName(sc)
+	if err != nil {
+		return err
+	}
+	return h.g.restore(ctx, sc, name, sc.Value)
+}
+
+// resume runs plan.GroupResume: the standby step's restore, reading that
+// step's record.
+type resume struct{ g *groups }
+
+var _ executor.Handler = (*resume)(nil)
+
+func (h *resume) Apply(ctx context.Context, sc *executor.StepContext) error {
+	name, err := groupName(sc)
+	if err != nil {
+		return err
+	}
+	from := sc.Param("standby_step")
+	if from == "" {
+		return fmt.Errorf("resume %s: the step has no standby_step parameter", name)
+	}
+	return h.g.restore(ctx, sc, name, func(key string) string { return sc.StepValue(from, key) })
+}
+
+// Revert does nothing: group.resume runs after the point of no return,
+// where nothing is undone.
+func (h *resume) Revert(context.Context, *executor.StepContext) error { return nil }
+
+// suspend suspends the processes of Processes the group does not already
+// have suspended.
+func (g *groups) suspend(ctx context.Context, sc *executor.StepContext, grp *types.AutoScalingGroup) error {
+	have := suspended(grp)
+	var missing []string
+	for _, p := range Processes {
+		if !slices.Contains(have, p) {
+			missing = append(missing, p)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	name := aws.ToString(grp.AutoScalingGroupName)
+	if _, err := g.c.SuspendProcesses(ctx, &autoscaling.SuspendProcessesInput{
+		AutoScalingGroupName: grp.AutoScalingGroupName, ScalingProcesses: missing,
+	}); err != nil {
+		return fmt.Errorf("suspend %s of %s: %w", strings.Join(missing, ", "), name, err)
+	}
+	sc.Accepted()
+	return nil
+}
+
+// enterStandby moves the recorded instances still InService to Standby,
+// BatchSize at a time, observing the group before each batch.
+func (g *groups) enterStandby(ctx context.Context, sc *executor.StepContext, name string, rec Record) error {
+	requested := map[string]bool{}
+	lowered := false
+	for {
+		grp, err := g.describe(ctx, name)
+		if err != nil {
+			return err
+		}
+		st := states(grp)
+		var todo, vanished []string
+		for _, id := range rec.Instances {
+			switch state, ok := st[id]; {
+			case !ok:
+				vanished = append(vanished, id)
+			case state == types.LifecycleStateInService && !requested[id]:
+				todo = append(todo, id)
+			}
+		}
+		if len(todo) == 0 {
+			if len(vanished) > 0 {
+				sc.Report(executor.Progress{Message: fmt.Sprintf("%s: skipped instances no longer in the group: %s", name, strings.Join(vanished, ", ")), Percent: -1})
+			}
+			return nil
+		}
+		if !lowered {
+			// AWS refuses EnterStandby (with decrement) that would take the
+			// desired capacity below MinSize.
+			if err := g.lowerMin(ctx, sc, grp, len(todo)); err != nil {
+				return err
+			}
+			lowered = true
+		}
+		batch := todo[:min(len(todo), BatchSize)]
+		if _, err := g.c.EnterStandby(ctx, &autoscaling.EnterStandbyInput{
+			AutoScalingGroupName: aws.String(name), InstanceIds: batch,
+			ShouldDecrementDesiredCapacity: aws.Bool(true),
+		}); err != nil {
+			// A retried call whose first response was lost finds its
+			// instances already on their way: that is success.
+			again, derr := g.describe(ctx, name)
+			if derr != nil || !allIn(states(again), batch, types.LifecycleStateEnteringStandby, types.LifecycleStateStandby) {
+				return fmt.Errorf("move %s of %s to Standby: %w", strings.Join(batch, ", "), name, err)
+			}
+		}
+		sc.Accepted()
+		for _, id := range batch {
+			requested[id] = true
+		}
+		sc.Report(executor.Progress{
+			Message: fmt.Sprintf("moving instances of %s to Standby", name),
+			Percent: -1, Objects: int64(len(requested)), ObjectsTotal: int64(len(requested) + len(todo) - len(batch)),
+		})
+	}
+}
+
+// lowerMin lowers MinSize to what the desired capacity becomes once n
+// instances are in Standby, when it is below the current MinSize.
+func (g *groups) lowerMin(ctx context.Context, sc *executor.StepContext, grp *types.AutoScalingGroup, n int) error {
+	after := max(aws.ToInt32(grp.DesiredCapacity)-int32(n), 0)
+	if after >= aws.ToInt32(grp.MinSize) {
+		return nil
+	}
+	name := aws.ToString(grp.AutoScalingGroupName)
+	if _, err := g.c.UpdateAutoScalingGroup(ctx, &autoscaling.UpdateAutoScalingGroupInput{
+		AutoScalingGroupName: grp.AutoScalingGroupName, MinSize: aws.Int32(after),
+	}); err != nil {
+		return fmt.Errorf("lower the MinSize of %s from %d to %d for Standby: %w", name, aws.ToInt32(grp.MinSize), after, err)
+	}
+	sc.Accepted()
+	return nil
+}
+
+// waitStandby waits until no recorded instance is InService and no instance
+// of the group is on its way in or out; an InService instance outside the
+// record is an error.
+func (g *groups) waitStandby(ctx context.Context, sc *executor.StepContext, name string, rec Record) error {
+	recorded := map[string]bool{}
+	for _, id := range rec.Instances {
+		recorded[id] = true
+	}
+	return g.wait(ctx, sc, name, "the instances of "+name+" to be in Standby", func(grp *types.AutoScalingGroup) (bool, string, error) {
+		var busy, extra []string
+		for _, in := range grp.Instances {
+			id := aws.ToString(in.InstanceId)
+			switch s := in.LifecycleState; {
+			case s == types.LifecycleStateInService && !recorded[id]:
+				extra = append(extra, id)
+			case s == types.LifecycleStateInService, s == types.LifecycleStateEnteringStandby, pending(s):
+				busy = append(busy, id)
+			}
+		}
+		if len(extra) > 0 {
+			return false, "", fmt.Errorf("%s has InService instances envmig did not move to Standby: %s; something put capacity back in service during the standby", name, strings.Join(extra, ", "))
+		}
+		if len(busy) > 0 {
+			return false, fmt.Sprintf("waiting for %d instances of %s to reach Standby", len(busy), name), nil
+		}
+		return true, "", nil
+	})
+}
+
+// pending reports a state on the way to InService.
+func pending(s types.LifecycleState) bool {
+	switch s {
+	case types.LifecycleStatePending, types.LifecycleStatePendingWait, types.LifecycleStatePendingProceed:
+		return true
+	}
+	return false
+}
