@@ -1,0 +1,207 @@
+// Package iampolicy writes the least-privilege IAM policy envmig needs for
+// an environment: every action it may call (to plan, apply, resume, roll
+// back, clone and clean up), each scoped to the resources it acts on.
+//
+// Actions maps an SDK operation to the IAM actions it needs; for S3 they
+// differ from the operation names (ListObjectsV2 needs s3:ListBucket, a
+// CopyObject needs s3:GetObject on the source and s3:PutObject on the
+// destination). A test replays every operation the integration suites
+// record through Actions and fails when the policy misses one.
+package iampolicy
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// Scope is what a policy covers. Empty Account or Region become "*".
+type Scope struct {
+	Account, Region string
+	// Databases, Buckets and Groups are physical names; a name ending in
+	// "*" is a pattern (an unresolved logical ID, a clone).
+	Databases, Buckets, Groups []string
+}
+
+// s3Actions maps S3 operations to IAM actions.
+var s3Actions = map[string][]string{
+	"HeadBucket":                 {"s3:ListBucket"},
+	"ListObjectsV2":              {"s3:ListBucket"},
+	"ListObjects":                {"s3:ListBucket"},
+	"ListObjectVersions":         {"s3:ListBucketVersions"},
+	"ListMultipartUploads":       {"s3:ListBucketMultipartUploads"},
+	"ListParts":                  {"s3:ListMultipartUploadParts"},
+	"GetBucketLocation":          {"s3:GetBucketLocation"},
+	"GetBucketVersioning":        {"s3:GetBucketVersioning"},
+	"GetBucketEncryption":        {"s3:GetEncryptionConfiguration"},
+	"GetBucketTagging":           {"s3:GetBucketTagging"},
+	"GetBucketPolicy":            {"s3:GetBucketPolicy"},
+	"GetObjectLockConfiguration": {"s3:GetBucketObjectLockConfiguration"},
+	"CreateBucket":               {"s3:CreateBucket"},
+	"DeleteBucket":               {"s3:DeleteBucket"},
+	"PutBucketVersioning":        {"s3:PutBucketVersioning"},
+	"PutBucketTagging":           {"s3:PutBucketTagging"},
+	"DeleteBucketTagging":        {"s3:PutBucketTagging"},
+	"CopyObject":                 {"s3:GetObject", "s3:GetObjectTagging", "s3:PutObject", "s3:PutObjectTagging"},
+	"UploadPartCopy":             {"s3:GetObject", "s3:PutObject"},
+	"CreateMultipartUpload":      {"s3:PutObject", "s3:PutObjectTagging"},
+	"CompleteMultipartUpload":    {"s3:PutObject"},
+	"AbortMultipartUpload":       {"s3:AbortMultipartUpload"},
+	"HeadObject":                 {"s3:GetObject"},
+	"GetObject":                  {"s3:GetObject"},
+	"GetObjectAttributes":        {"s3:GetObject", "s3:GetObjectAttributes"},
+	"GetObjectTagging":           {"s3:GetObjectTagging"},
+	"PutObjectTagging":           {"s3:PutObjectTagging"},
+	"PutObject":                  {"s3:PutObject"},
+	"DeleteObject":               {"s3:DeleteObject", "s3:DeleteObjectVersion"},
+	"DeleteObjects":              {"s3:DeleteObject", "s3:DeleteObjectVersion"},
+}
+
+// Actions returns the IAM actions an SDK operation needs. serviceID is the
+// SDK's service ID ("RDS", "S3", "Auto Scaling").
+func Actions(serviceID, operation string) []string {
+	switch serviceID {
+	case "S3":
+		if a, ok := s3Actions[operation]; ok {
+			return a
+		}
+		return []string{"s3:" + operation}
+	case "Auto Scaling":
+		return []string{"autoscaling:" + operation}
+	case "STS":
+		return []string{"sts:" + operation}
+	}
+	return []string{strings.ToLower(strings.ReplaceAll(serviceID, " ", "")) + ":" + operation}
+}
+
+// Statement is one IAM policy statement.
+type Statement struct {
+	Sid       string         `json:"Sid"`
+	Effect    string         `json:"Effect"`
+	Action    []string       `json:"Action"`
+	Resource  []string       `json:"Resource"`
+	Condition map[string]any `json:"Condition,omitempty"`
+}
+
+// Policy is an IAM policy document.
+type Policy struct {
+	Version   string      `json:"Version"`
+	Statement []Statement `json:"Statement"`
+}
+
+// The actions by statement. Reads need "*": RDS and Auto Scaling describe
+// calls and STS do not take resource-level permissions.
+var (
+	readActions = []string{
+		"sts:GetCallerIdentity",
+		"rds:DescribeDBInstances", "rds:DescribeDBSnapshots", "rds:ListTagsForResource",
+		"autoscaling:DescribeAutoScalingGroups",
+		"cloudformation:ListStackResources",
+		"kms:DescribeKey",
+	}
+	rdsActions = []string{
+		"rds:CreateDBSnapshot", "rds:CopyDBSnapshot", "rds:DeleteDBSnapshot",
+		"rds:RestoreDBInstanceFromDBSnapshot", "rds:ModifyDBInstance", "rds:DeleteDBInstance",
+		"rds:AddTagsToResource", "rds:RemoveTagsFromResource",
+	}
+	groupActions = []string{
+		"autoscaling:SuspendProcesses", "autoscaling:ResumeProcesses", "autoscaling:UpdateAutoScalingGroup",
+		"autoscaling:EnterStandby", "autoscaling:ExitStandby",
+	}
+	bucketActions = []string{
+		"s3:ListBucket", "s3:ListBucketVersions", "s3:ListBucketMultipartUploads", "s3:GetBucketLocation",
+		"s3:GetBucketVersioning", "s3:GetEncryptionConfiguration", "s3:GetBucketTagging", "s3:GetBucketPolicy",
+		"s3:GetBucketObjectLockConfiguration", "s3:CreateBucket", "s3:DeleteBucket", "s3:PutBucketVersioning",
+		"s3:PutBucketTagging",
+	}
+	objectActions = []string{
+		"s3:GetObject", "s3:GetObjectAttributes", "s3:GetObjectTagging", "s3:PutObject", "s3:PutObjectTagging",
+		"s3:AbortMultipartUpload", "s3:ListMultipartUploadParts", "s3:DeleteObject", "s3:DeleteObjectVersion",
+	}
+	kmsActions = []string{"kms:DescribeKey", "kms:CreateGrant", "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"}
+)
+
+// For builds the policy of a scope.
+func For(s Scope) Policy {
+	acct, region := or(s.Account, "*"), or(s.Region, "*")
+	rdsARN := func(kind, name string) string {
+		return fmt.Sprintf("arn:aws:rds:%s:%s:%s:%s", region, acct, kind, name)
+	}
+	var dbs []string
+	for _, d := range s.Databases {
+		dbs = append(dbs, rdsARN("db", d))
+	}
+	dbs = append(dbs, rdsARN("snapshot", "envmig-*"), rdsARN("subgrp", "*"), rdsARN("pg", "*"), rdsARN("og", "*"), rdsARN("secgrp", "*"))
+	var groups []string
+	for _, g := range s.Groups {
+		groups = append(groups, fmt.Sprintf("arn:aws:autoscaling:%s:%s:autoScalingGroup:*:autoScalingGroupName/%s", region, acct, g))
+	}
+	var buckets, objects []string
+	for _, b := range s.Buckets {
+		buckets = append(buckets, "arn:aws:s3:::"+b)
+		objects = append(objects, "arn:aws:s3:::"+b+"/*")
+	}
+	p := Policy{Version: "2012-10-17"}
+	add := func(sid string, actions, resources []string, cond map[string]any) {
+		if len(resources) == 0 {
+			return
+		}
+		p.Statement = append(p.Statement, Statement{Sid: sid, Effect: "Allow", Action: sorted(actions), Resource: sorted(resources), Condition: cond})
+	}
+	add("EnvmigRead", readActions, []string{"*"}, nil)
+	add("EnvmigDatabases", rdsActions, dbs, nil)
+	add("EnvmigGroups", groupActions, groups, nil)
+	add("EnvmigBuckets", bucketActions, buckets, nil)
+	add("EnvmigObjects", objectActions, objects, nil)
+	add("EnvmigKeysThroughRDS", kmsActions, []string{fmt.Sprintf("arn:aws:kms:%s:%s:key/*", region, acct)},
+		map[string]any{"StringEquals": map[string]string{"kms:ViaService": fmt.Sprintf("rds.%s.amazonaws.com", region)}})
+	return p
+}
+
+// Missing returns the actions the policy does not allow (by
+// action, whatever the resource), sorted.
+func (p Policy) Missing(actions []string) []string {
+	have := map[string]bool{}
+	var wild []string
+	for _, s := range p.Statement {
+		for _, a := range s.Action {
+			if strings.HasSuffix(a, "*") {
+				wild = append(wild, strings.TrimSuffix(a, "*"))
+			}
+			have[a] = true
+		}
+	}
+	var missing []string
+	for _, a := range actions {
+		ok := have[a] || slices.ContainsFunc(wild, func(w string) bool { return strings.HasPrefix(a, w) })
+		if !ok && !slices.Contains(missing, a) {
+			missing = append(missing, a)
+		}
+	}
+	sort.Strings(missing)
+	return missing
+}
+
+// JSON renders the policy as indented JSON.
+func (p Policy) JSON() ([]byte, error) {
+	b, err := json.MarshalIndent(p, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}
+
+func sorted(s []string) []string {
+	out := slices.Clone(s)
+	sort.Strings(out)
+	return slices.Compact(out)
+}
+
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
