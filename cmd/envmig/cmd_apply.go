@@ -1,0 +1,208 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/envmig/envmig/cmd/envmig/view"
+	"github.com/envmig/envmig/config"
+	"github.com/envmig/envmig/internal/awsclient"
+	"github.com/envmig/envmig/planner"
+	"github.com/envmig/envmig/planner/plan"
+	"github.com/envmig/envmig/statefile"
+)
+
+type applyOptions struct {
+	vars        varFlags
+	environment string
+	planFile    string
+	autoApprove bool
+	lockTimeout time.Duration
+}
+
+func lockTimeoutFlag() cli.Flag {
+	return &cli.DurationFlag{Name: "lock-timeout", Usage: "wait up to `DURATION` for another run's lock (default: fail at once)"}
+}
+
+func autoApproveFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "auto-approve", Usage: "answer every confirmation, the point of no return included"}
+}
+
+func applyCommand(g *globals) *cli.Command {
+	var o applyOptions
+	return &cli.Command{
+		Name:      "apply",
+		Usage:     "run a saved plan, or plan, confirm and run",
+		ArgsUsage: "[PLANFILE]",
+		Flags:     append(o.vars.flags(), environmentFlag(), autoApproveFlag(), lockTimeoutFlag()),
+		Action: func(c *cli.Context) error {
+			args, err := positional(c, 0, 1, "[PLANFILE] [-auto-approve]")
+			if err != nil {
+				return err
+			}
+			if len(args) == 1 {
+				o.planFile = args[0]
+			}
+			o.vars.read(c)
+			o.environment, o.autoApprove, o.lockTimeout = c.String("environment"), c.Bool("auto-approve"), c.Duration("lock-timeout")
+			return runApply(c.Context, g, o)
+		},
+	}
+}
+
+func runApply(ctx context.Context, g *globals, o applyOptions) error {
+	if err := g.canConfirm(o.autoApprove, "apply"); err != nil {
+		return err
+	}
+	var (
+		p   *plan.Plan
+		cl  *awsclient.Clients
+		err error
+	)
+	if o.planFile != "" {
+		p, cl, err = g.loadSavedPlan(ctx, o)
+	} else {
+		p, cl, err = g.planToApply(ctx, o)
+	}
+	if err != nil {
+		return err
+	}
+	if !p.HasChanges() {
+		fmt.Fprintf(g.stdout, "No changes. Environment %q matches the spec; nothing to apply.\n", p.Environment)
+		return nil
+	}
+	s, err := g.openSession(ctx, p.Environment, "apply", p.Lineage, o.lockTimeout)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	if err := unfinished(s.state); err != nil {
+		return err
+	}
+	if s.state != nil && (s.state.Applied(p.Digest) || s.state.Lineage == p.Lineage) {
+		return fmt.Errorf("this plan (run %s) was already applied or rolled back; make a new plan", p.Lineage)
+	}
+	if o.planFile != "" {
+		// The lock is held now: nobody else can change what we re-read.
+		if err := g.checkFresh(ctx, cl, p); err != nil {
+			return err
+		}
+	}
+	st := statefile.NewState(p, "apply", time.Now().UTC())
+	if s.state != nil {
+		st.Kept, st.History = s.state.Kept, s.state.History
+	}
+	s.state = st
+	if err := s.store.Save(st); err != nil {
+		return err
+	}
+	fmt.Fprintf(g.stdout, "%s run %s on environment %q (%d steps, journal %s)\n\n", g.style().Bold("Applying"), p.Lineage, p.Environment, len(p.Steps), s.store.Path())
+	err = s.execute(ctx, cl, o.autoApprove, modeApply)
+	return g.finish(s, err)
+}
+
+// loadSavedPlan reads a plan file and refuses one that was edited, or made
+// for another account or region.
+func (g *globals) loadSavedPlan(ctx context.Context, o applyOptions) (*plan.Plan, *awsclient.Clients, error) {
+	f, err := os.Open(o.planFile)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read plan: %w", err)
+	}
+	p, err := plan.Decode(f)
+	f.Close()
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", o.planFile, err)
+	}
+	if errs := p.Errors(); len(errs) > 0 {
+		return nil, nil, fmt.Errorf("%s: the plan has %d error(s) and cannot be applied", o.planFile, len(errs))
+	}
+	region := ""
+	if cfg, diags := config.Load(".", config.LoadOptions{VarFiles: o.vars.varFiles, Vars: o.vars.vars, Environ: g.environ}); !diags.HasErrors() && cfg != nil {
+		region = cfg.AWS.Region
+		g.sensitive = append(g.sensitive, cfg.SensitiveValues...)
+	}
+	acfg, err := awsclient.Load(ctx, awsclient.Options{Region: region})
+	if err != nil {
+		return nil, nil, err
+	}
+	cl, err := g.awsFor(ctx, &config.Config{AWS: config.AWS{Region: acfg.Region}})
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := checkIdentity(ctx, cl, p); err != nil {
+		return nil, nil, err
+	}
+	return p, cl, nil
+}
+
+// checkFresh re-reads everything the plan depended on and refuses a plan
+// that no longer matches, saying what changed.
+func (g *globals) checkFresh(ctx context.Context, cl *awsclient.Clients, p *plan.Plan) error {
+	obs, err := reader(cl).Observe(ctx, planner.Reobserve(p))
+	if err != nil {
+		return err
+	}
+	if changes := planner.Stale(p.Observations, planner.Refresh(p, obs)); len(changes) > 0 {
+		return &StaleError{Changes: changes}
+	}
+	return nil
+}
+
+// planToApply plans now, shows the plan and asks for a yes.
+func (g *globals) planToApply(ctx context.Context, o applyOptions) (*plan.Plan, *awsclient.Clients, error) {
+	cfg, err := g.loadConfig(o.vars)
+	if err != nil {
+		return nil, nil, err
+	}
+	env, err := pickEnvironment(cfg, o.environment)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, cl, err := g.makePlan(ctx, cfg, env)
+	if err != nil {
+		return nil, nil, err
+	}
+	var buf bytes.Buffer
+	if err := view.PlanText(&buf, p, g.style()); err != nil {
+		return nil, nil, err
+	}
+	fmt.Fprint(g.stdout, g.redact(buf.String()))
+	if errs := p.Errors(); len(errs) > 0 {
+		return nil, nil, reportedError{exitError, errors.New("the plan has errors")}
+	}
+	if !p.HasChanges() || o.autoApprove {
+		return p, cl, nil
+	}
+	if err := g.ask("\nDo you want to run this plan? envmig will stop again at the point of no return.\nOnly 'yes' will be accepted.", "yes"); err != nil {
+		return nil, nil, err
+	}
+	return p, cl, nil
+}
+
+// finish prints how a run ended.
+func (g *globals) finish(s *session, err error) error {
+	st := s.state
+	fmt.Fprintln(g.stdout)
+	if err != nil {
+		return err
+	}
+	switch st.Status {
+	case statefile.RunApplied:
+		fmt.Fprintf(g.stdout, "%s Run %s of %q is applied.\n", g.style().Green("Apply complete!"), st.Lineage, st.Environment)
+		if len(st.Plan.Leftovers) > 0 {
+			fmt.Fprintf(g.stdout, "Kept until `envmig cleanup`:\n")
+			for _, l := range st.Plan.Leftovers {
+				fmt.Fprintf(g.stdout, "  - %s %s: %s\n", l.Kind, l.ID, l.Why)
+			}
+		}
+	case statefile.RunRolledBack:
+		fmt.Fprintf(g.stdout, "%s Run %s of %q was undone; the environment is as it was.\n", g.style().Yellow("Rolled back."), st.Lineage, st.Environment)
+	}
+	return nil
+}

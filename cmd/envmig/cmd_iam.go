@@ -1,0 +1,118 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/envmig/envmig/config"
+	"github.com/envmig/envmig/internal/iampolicy"
+	"github.com/envmig/envmig/planner"
+	"github.com/envmig/envmig/planner/plan"
+)
+
+func iamPolicyCommand(g *globals) *cli.Command {
+	var v varFlags
+	return &cli.Command{
+		Name:      "iam-policy",
+		Usage:     "print the least-privilege IAM policy for the spec, or for a saved plan",
+		ArgsUsage: "[PLANFILE]",
+		Flags:     append(v.flags(), environmentFlag()),
+		Action: func(c *cli.Context) error {
+			args, err := positional(c, 0, 1, "[PLANFILE]")
+			if err != nil {
+				return err
+			}
+			var scope iampolicy.Scope
+			if len(args) == 1 {
+				scope, err = planScope(args[0])
+			} else {
+				v.read(c)
+				scope, err = g.specScope(v, c.String("environment"))
+			}
+			if err != nil {
+				return err
+			}
+			b, err := iampolicy.For(scope).JSON()
+			if err != nil {
+				return err
+			}
+			_, err = g.stdout.Write(b)
+			return err
+		},
+	}
+}
+
+// planScope covers exactly the resources a saved plan observed.
+func planScope(path string) (iampolicy.Scope, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return iampolicy.Scope{}, fmt.Errorf("read plan: %w", err)
+	}
+	defer f.Close()
+	p, err := plan.Decode(f)
+	if err != nil {
+		return iampolicy.Scope{}, fmt.Errorf("%s: %w", path, err)
+	}
+	s := iampolicy.Scope{Account: p.Account, Region: p.Region}
+	for _, o := range p.Observations {
+		switch o.Kind {
+		case plan.KindDatabase:
+			s.Databases = append(s.Databases, o.ID)
+		case plan.KindBucket:
+			s.Buckets = append(s.Buckets, o.ID)
+		case plan.KindService:
+			s.Groups = append(s.Groups, o.ID)
+		}
+	}
+	return s, nil
+}
+
+// specScope covers the spec's environments (or one of them), with the names
+// a run would use and patterns for clones. A resource named by logical ID
+// has no name before the stack is read, so its kind is covered by "*".
+func (g *globals) specScope(v varFlags, envName string) (iampolicy.Scope, error) {
+	cfg, err := g.loadConfig(v)
+	if err != nil {
+		return iampolicy.Scope{}, err
+	}
+	envs := cfg.Environments
+	if envName != "" {
+		e, err := pickEnvironment(cfg, envName)
+		if err != nil {
+			return iampolicy.Scope{}, err
+		}
+		envs = []*config.Environment{e}
+	}
+	s := iampolicy.Scope{Region: cfg.AWS.Region}
+	if len(cfg.AWS.AllowedAccountIDs) == 1 {
+		s.Account = cfg.AWS.AllowedAccountIDs[0]
+	}
+	for _, e := range envs {
+		req := planner.Request(cfg, e, nil, false)
+		for _, d := range e.Databases {
+			if d.LogicalID != "" {
+				req.Databases = append(req.Databases, "*")
+			} else {
+				req.Databases = append(req.Databases, d.Identifier+"-*")
+			}
+		}
+		for _, b := range e.Buckets {
+			if b.LogicalID != "" {
+				req.Buckets = append(req.Buckets, "*")
+			} else {
+				req.Buckets = append(req.Buckets, b.BucketName+"-*")
+			}
+		}
+		for _, sv := range e.Services {
+			if sv.LogicalID != "" {
+				req.Groups = append(req.Groups, "*")
+			}
+		}
+		s.Databases = append(s.Databases, req.Databases...)
+		s.Buckets = append(s.Buckets, req.Buckets...)
+		s.Groups = append(s.Groups, req.Groups...)
+	}
+	return s, nil
+}

@@ -1,0 +1,57 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/envmig/envmig/executor"
+	"github.com/envmig/envmig/internal/awsclient"
+)
+
+// ask prints question and reads one line; the answer must equal want.
+// Without a terminal it refuses.
+func (g *globals) ask(question, want string) error {
+	if !g.interactive() {
+		return fmt.Errorf("%w: no terminal to confirm on; pass -auto-approve", executor.ErrDeclined)
+	}
+	fmt.Fprintf(g.stdout, "%s\n  %s ", question, g.style().Bold("Enter a value:"))
+	line, err := bufio.NewReader(g.stdin).ReadString('\n')
+	if err != nil && line == "" {
+		return fmt.Errorf("%w: no answer", executor.ErrDeclined)
+	}
+	if strings.TrimSpace(line) != want {
+		return fmt.Errorf("%w: the answer was not %q", executor.ErrDeclined, want)
+	}
+	fmt.Fprintln(g.stdout)
+	return nil
+}
+
+// gate is the point-of-no-return handler: it checks the account and region
+// once more, then asks for the environment's name, unless -auto-approve
+// answered in advance.
+func (g *globals) gate(cl *awsclient.Clients, autoApprove bool) executor.HandlerFunc {
+	return func(ctx context.Context, sc *executor.StepContext) error {
+		if err := checkIdentity(ctx, cl, sc.Plan); err != nil {
+			return err
+		}
+		if autoApprove {
+			fmt.Fprintf(g.stdout, "    crossing the point of no return (-auto-approve)\n")
+			return nil
+		}
+		env := sc.Param("environment")
+		q := fmt.Sprintf("\n%s The clone is verified. From here the originals of %q change and the run can only roll forward.\n"+
+			"Type the environment's name (%s) to continue with plan %s; anything else undoes the run.",
+			g.style().Red("POINT OF NO RETURN."), env, env, shortDigest(sc.Plan.Digest))
+		return g.ask(q, env)
+	}
+}
+
+func shortDigest(d string) string {
+	d = strings.TrimPrefix(d, "sha256:")
+	if len(d) > 12 {
+		return d[:12]
+	}
+	return d
+}

@@ -1,0 +1,203 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/signal"
+	"os/user"
+	"syscall"
+	"time"
+
+	"github.com/envmig/envmig/cmd/envmig/view"
+	"github.com/envmig/envmig/executor"
+	"github.com/envmig/envmig/internal/awsclient"
+	"github.com/envmig/envmig/planner/plan"
+	"github.com/envmig/envmig/statefile"
+)
+
+// session is one locked journal: the state of a run and the clients that
+// act on it.
+type session struct {
+	g     *globals
+	store *statefile.Store
+	lock  *statefile.Lock
+	state *statefile.State // nil when the journal is empty
+}
+
+// openSession locks journal name for operation and loads its state.
+func (g *globals) openSession(ctx context.Context, name, operation, run string, timeout time.Duration) (*session, error) {
+	store := statefile.Open(stateDir, name)
+	info := statefile.LockInfo{Operation: operation, PID: os.Getpid(), Run: run, Who: whoami()}
+	if h, err := os.Hostname(); err == nil {
+		info.Host = h
+	}
+	lock, err := store.Lock(ctx, info, timeout)
+	if err != nil {
+		return nil, err
+	}
+	if prev := lock.TookOver(); prev != nil {
+		fmt.Fprintf(g.stderr, "Took over the lock of %s (pid %d on %s, since %s): that process is no longer running.\n",
+			prev.Operation, prev.PID, prev.Host, prev.Since.Format(time.RFC3339))
+	}
+	s := &session{g: g, store: store, lock: lock}
+	st, err := store.Load()
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		lock.Unlock()
+		return nil, err
+	default:
+		s.state = st
+	}
+	return s, nil
+}
+
+func (s *session) close() {
+	if s.lock != nil {
+		if err := s.lock.Unlock(); err != nil {
+			fmt.Fprintf(s.g.stderr, "warning: release the state lock: %v\n", err)
+		}
+	}
+}
+
+func whoami() string {
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return ""
+}
+
+// unfinished says how to continue when the journal holds a run that is
+// neither applied nor rolled back.
+func unfinished(st *statefile.State) error {
+	if st == nil || st.Finished() {
+		return nil
+	}
+	next := "run `envmig resume` to finish it"
+	if !st.GatePassed() {
+		next += ", or `envmig rollback` to undo it"
+	}
+	return fmt.Errorf("the last run (%s %s, %s) is unfinished: %s; `envmig status` shows where it stopped", st.Operation, st.Lineage, st.Status, next)
+}
+
+// refuseUnfinished warns that a plan made now would be computed against a
+// half-migrated environment.
+func refuseUnfinished(name, what string) error {
+	st, err := statefile.Open(stateDir, name).Load()
+	if err != nil || st == nil {
+		return nil // no journal, or one that status will explain
+	}
+	if err := unfinished(st); err != nil {
+		return fmt.Errorf("cannot %s: %w", what, err)
+	}
+	return nil
+}
+
+// runMode is what execute asks of the executor.
+type runMode int
+
+const (
+	modeApply runMode = iota
+	modeResume
+	modeRollback
+)
+
+// execute runs the journal's plan with two-stage Ctrl-C: the first signal
+// lets the current step finish and be journaled, the second cancels it.
+func (s *session) execute(ctx context.Context, cl *awsclient.Clients, autoApprove bool, mode runMode) error {
+	g := s.g
+	p := s.state.Plan
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := make(chan struct{})
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go func() {
+		n := 0
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-sigs:
+				n++
+				if n == 1 {
+					fmt.Fprintln(g.stderr, "\nInterrupt received: stopping after the current step is finished and journaled (press Ctrl-C again to cancel it now).")
+					close(stop)
+				} else {
+					fmt.Fprintln(g.stderr, "\nSecond interrupt: cancelling the current step; `envmig resume` will re-check and finish it.")
+					cancel()
+					return
+				}
+			}
+		}
+	}()
+	rep := &view.Reporter{W: g.stdout, Style: g.style(), CI: g.ciDialect(), Plan: p, Redact: g.redact, Heartbeat: g.heartbeat()}
+	e := &executor.Executor{
+		State:    s.state,
+		Store:    s.store,
+		Handlers: g.handlers(cl, p, autoApprove),
+		Observer: rep,
+		Stop:     stop,
+	}
+	switch mode {
+	case modeRollback:
+		return e.Rollback(ctx)
+	case modeResume:
+		return e.Resume(ctx)
+	default:
+		return e.Apply(ctx)
+	}
+}
+
+func (g *globals) ciDialect() view.CI {
+	switch {
+	case g.onTeamCity():
+		return view.CITeamCity
+	case g.onGitHub():
+		return view.CIGitHub
+	}
+	return view.CINone
+}
+
+// heartbeat is the interval of "Still ..." lines (ENVMIG_HEARTBEAT, a Go
+// duration; default 10s).
+func (g *globals) heartbeat() time.Duration {
+	if d, err := time.ParseDuration(g.getenv("ENVMIG_HEARTBEAT")); err == nil && d > 0 {
+		return d
+	}
+	return 10 * time.Second
+}
+
+// checkIdentity refuses to act in another account or region than the
+// plan's. It fails closed: an unreadable identity is an error.
+func checkIdentity(ctx context.Context, cl *awsclient.Clients, p *plan.Plan) error {
+	if cl.Config.Region != p.Region {
+		return fmt.Errorf("the plan was made for region %s, but AWS is configured for %s: set AWS_REGION=%s (or the spec's aws.region) or plan again", p.Region, cl.Config.Region, p.Region)
+	}
+	id, err := reader(cl).Identity(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("cannot confirm the AWS account, refusing to act: %w", err)
+	}
+	if id.Account != p.Account {
+		return fmt.Errorf("the plan was made for account %s, but the credentials are for account %s: refusing to act", p.Account, id.Account)
+	}
+	return nil
+}
+
+// canConfirm refuses up front a run that would need a confirmation nobody
+// can give.
+func (g *globals) canConfirm(autoApprove bool, what string) error {
+	if autoApprove || g.interactive() {
+		return nil
+	}
+	return fmt.Errorf("%w: %s needs a confirmation and there is no terminal to ask on; pass -auto-approve to confirm in advance", executor.ErrDeclined, what)
+}
+
+// alive reports whether a process with pid runs on this machine.
+func alive(pid int) bool {
+	return pid > 0 && syscall.Kill(pid, 0) == nil
+}

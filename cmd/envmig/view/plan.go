@@ -1,0 +1,185 @@
+package view
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/envmig/envmig/planner/plan"
+)
+
+// PlanText renders a plan for a terminal or a log.
+func PlanText(w io.Writer, p *plan.Plan, st Style) error {
+	b := &strings.Builder{}
+	fmt.Fprintf(b, "envmig plan for environment %s (account %s, region %s, strategy %s)\n",
+		st.Bold(fmt.Sprintf("%q", p.Environment)), p.Account, p.Region, p.Strategy)
+	fmt.Fprintf(b, "%s\n", st.Faint(fmt.Sprintf("run %s · made %s · plan %s", p.Lineage, p.CreatedAt.Format("2006-01-02 15:04 MST"), shortDigest(p.Digest))))
+	diagnosticsText(b, p, st)
+	if p.HasChanges() {
+		if len(p.Resources) > 0 {
+			resourcesText(b, p, st)
+		}
+		stepsText(b, p, st)
+		leftoversText(b, p)
+	}
+	fmt.Fprintf(b, "\n%s\n", st.Bold(Summary(p)))
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func shortDigest(d string) string {
+	d = strings.TrimPrefix(d, "sha256:")
+	if len(d) > 12 {
+		d = d[:12]
+	}
+	return d
+}
+
+func diagnosticsText(b *strings.Builder, p *plan.Plan, st Style) {
+	for _, sev := range []plan.Severity{plan.SeverityError, plan.SeverityWarning} {
+		first := true
+		for _, d := range p.Diagnostics {
+			if d.Severity != sev {
+				continue
+			}
+			if first {
+				title := "Warnings:"
+				if sev == plan.SeverityError {
+					title = "Errors (the plan cannot be applied):"
+				}
+				fmt.Fprintf(b, "\n%s\n", st.Bold(title))
+				first = false
+			}
+			mark := st.Yellow("!")
+			if sev == plan.SeverityError {
+				mark = st.Red("✗")
+			}
+			where := ""
+			if d.Resource != "" {
+				where = " " + d.Resource + ":"
+			}
+			fmt.Fprintf(b, "  %s %s%s %s\n", mark, d.Code, where, d.Summary)
+			if d.Detail != "" {
+				fmt.Fprintf(b, "      %s\n", d.Detail)
+			}
+			if d.Fix != "" {
+				fmt.Fprintf(b, "      Fix: %s\n", d.Fix)
+			}
+		}
+	}
+}
+
+func resourcesText(b *strings.Builder, p *plan.Plan, st Style) {
+	fmt.Fprintf(b, "\nResource actions are shown with these symbols:\n")
+	seen := map[plan.Action]bool{}
+	for _, r := range p.Resources {
+		seen[r.Action] = true
+	}
+	legend := []struct {
+		a    plan.Action
+		text string
+	}{
+		{plan.ActionMigrate, "migrate: clone, verify, then swap into the original name"},
+		{plan.ActionUpdate, "update in place"},
+		{plan.ActionCreate, "create"},
+		{plan.ActionRead, "switched to Standby during the migration, then back"},
+	}
+	for _, l := range legend {
+		if seen[l.a] {
+			fmt.Fprintf(b, "  %s %s\n", colorSymbol(l.a, st), l.text)
+		}
+	}
+	for _, r := range p.Resources {
+		if r.Action == plan.ActionNoOp {
+			continue
+		}
+		fmt.Fprintf(b, "\n  # %s (%s) %s\n", st.Bold(r.Address), r.ID, verb(r.Action))
+		for _, why := range r.Reasons {
+			fmt.Fprintf(b, "  # %s\n", st.Faint("forces migration: "+why))
+		}
+		fmt.Fprintf(b, "%s %s %q {\n", colorSymbol(r.Action, st), r.Kind, r.Name)
+		width := 0
+		for _, c := range r.Changes {
+			width = max(width, len(c.Attribute))
+		}
+		for _, c := range r.Changes {
+			mark, line := "~", fmt.Sprintf("%-*s = %s -> %s", width, c.Attribute, quote(c.Before), quote(c.After))
+			switch {
+			case c.Before == "(none)":
+				mark, line = "+", fmt.Sprintf("%-*s = %s", width, c.Attribute, quote(c.After))
+			case c.After == "(none)":
+				mark, line = "-", fmt.Sprintf("%-*s = %s", width, c.Attribute, quote(c.Before))
+			}
+			if c.ForcesMigration {
+				line += st.Red(" # forces migration")
+			}
+			fmt.Fprintf(b, "      %s %s\n", mark, line)
+		}
+		fmt.Fprintf(b, "    }\n")
+	}
+}
+
+func colorSymbol(a plan.Action, st Style) string {
+	s := symbol(a)
+	switch a {
+	case plan.ActionMigrate:
+		return st.Red(s)
+	case plan.ActionUpdate:
+		return st.Yellow(s)
+	case plan.ActionCreate:
+		return st.Green(s)
+	}
+	return st.Cyan(s)
+}
+
+func stepsText(b *strings.Builder, p *plan.Plan, st Style) {
+	fmt.Fprintf(b, "\n%s\n", st.Bold("Steps:"))
+	idw := 0
+	for _, s := range p.Steps {
+		idw = max(idw, len(s.ID))
+	}
+	phase := plan.Phase("")
+	for i, s := range p.Steps {
+		if s.Phase != phase {
+			phase = s.Phase
+			switch phase {
+			case plan.PhasePrepare:
+				fmt.Fprintf(b, "  %s\n", st.Bold("prepare — the originals are untouched; any failure is undone automatically"))
+			case plan.PhaseGate:
+				fmt.Fprintf(b, "  %s\n", st.Red(st.Bold("━━━━━━━━ POINT OF NO RETURN ━━━━━━━━")))
+			case plan.PhaseCommit:
+				fmt.Fprintf(b, "  %s\n", st.Bold("commit — the originals change; a failure can only be resumed (envmig resume)"))
+			}
+		}
+		marker := ""
+		if s.Action == plan.GroupStandby {
+			marker = "  " + st.Yellow("▼ downtime starts")
+		}
+		if s.Action == plan.GroupResume {
+			marker = "  " + st.Yellow("▲ downtime ends")
+		}
+		fmt.Fprintf(b, "  %3d  %-*s  %s %s%s\n", i+1, idw, s.ID, s.Description, st.Faint(Duration(s.EstimateSeconds)), marker)
+		if s.Undo != "" && s.Phase == plan.PhasePrepare {
+			fmt.Fprintf(b, "       %-*s  %s\n", idw, "", st.Faint("undo: "+s.Undo))
+		}
+		if s.Phase == plan.PhaseGate {
+			fmt.Fprintf(b, "       %-*s  %s\n", idw, "", st.Faint("apply stops here for a second confirmation (type the environment's name), unless -auto-approve"))
+		}
+	}
+	if irr := irreversible(p); len(irr) > 0 {
+		fmt.Fprintf(b, "\n%s\n", st.Bold("After the point of no return these steps remove or replace originals:"))
+		for _, s := range irr {
+			fmt.Fprintf(b, "  - %s: %s\n", s.ID, strings.Join(s.Removes, ", "))
+		}
+	}
+}
+
+func leftoversText(b *strings.Builder, p *plan.Plan) {
+	if len(p.Leftovers) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "\nKept until `envmig cleanup` (the ways back):\n")
+	for _, l := range p.Leftovers {
+		fmt.Fprintf(b, "  - %s %s: %s\n", l.Kind, l.ID, l.Why)
+	}
+}

@@ -1,0 +1,145 @@
+package view
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/envmig/envmig/planner/plan"
+	"github.com/envmig/envmig/statefile"
+)
+
+// StatusText renders the journal: the run, every step's state, where it
+// stopped, and what resume and rollback would do from here.
+func StatusText(w io.Writer, st *statefile.State, s Style) error {
+	b := &strings.Builder{}
+	p := st.Plan
+	fmt.Fprintf(b, "%s %q · run %s (%s) · %s\n", s.Bold("Environment"), st.Environment, st.Lineage, st.Operation, statusWord(st.Status, s))
+	fmt.Fprintf(b, "started %s · updated %s · plan %s · journal serial %d\n\n", st.StartedAt.Format(time.RFC3339), st.UpdatedAt.Format(time.RFC3339), shortDigest(st.PlanDigest), st.Serial)
+	idw := 0
+	for _, step := range p.Steps {
+		idw = max(idw, len(step.ID))
+	}
+	stopped := -1
+	for i, step := range p.Steps {
+		r := st.Steps[i]
+		if step.Phase == plan.PhaseGate {
+			fmt.Fprintf(b, "  %s\n", s.Red("━━━━━━━━ POINT OF NO RETURN ━━━━━━━━"))
+		}
+		took := ""
+		if !r.FinishedAt.IsZero() && !r.StartedAt.IsZero() {
+			took = Elapsed(r.FinishedAt.Sub(r.StartedAt))
+		}
+		fmt.Fprintf(b, "  %s %3d  %-*s  %-9s %6s  %s\n", stepMark(r.Status, s), i+1, idw, step.ID, statusLabel(r.Status), took, step.Description)
+		if r.Error != "" {
+			fmt.Fprintf(b, "         %s\n", s.Red("error: "+firstLine(r.Error)))
+		}
+		if stopped < 0 && r.Status != statefile.StepDone && r.Status != statefile.StepPending {
+			stopped = i
+		}
+	}
+	if len(st.Kept) > 0 {
+		fmt.Fprintf(b, "\nKept until `envmig cleanup`:\n")
+		for _, k := range st.Kept {
+			fmt.Fprintf(b, "  - %s %s: %s\n", k.Kind, k.ID, k.Why)
+		}
+	}
+	fmt.Fprintf(b, "\n%s\n", nextSteps(st, stopped))
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func nextSteps(st *statefile.State, stopped int) string {
+	p := st.Plan
+	if st.Finished() {
+		return fmt.Sprintf("The run is %s: there is nothing to resume or roll back.", st.Status)
+	}
+	first := -1
+	for i, r := range st.Steps {
+		if r.Status != statefile.StepDone {
+			first = i
+			break
+		}
+	}
+	var b strings.Builder
+	if stopped >= 0 {
+		fmt.Fprintf(&b, "Stopped at step %d (%s): %s.\n", stopped+1, p.Steps[stopped].ID, statusLabel(st.Steps[stopped].Status))
+	}
+	if st.Status == statefile.RunRollingBack {
+		fmt.Fprintf(&b, "A rollback is under way. `envmig rollback` (or `envmig resume`) finishes it: it undoes %s.\n", undoList(st))
+		return b.String()
+	}
+	if first >= 0 {
+		what := fmt.Sprintf("run steps %d–%d", first+1, len(p.Steps))
+		if st.Steps[first].Status != statefile.StepPending {
+			what = fmt.Sprintf("re-check and finish step %d (%s), then %s", first+1, p.Steps[first].ID, fmt.Sprintf("steps %d–%d", first+2, len(p.Steps)))
+		}
+		if !st.GatePassed() {
+			what += ", stopping at the point of no return for confirmation"
+		}
+		fmt.Fprintf(&b, "`envmig resume` would %s.\n", what)
+	}
+	if st.GatePassed() {
+		b.WriteString("`envmig rollback` is refused: the run crossed the point of no return; it can only roll forward.")
+	} else {
+		fmt.Fprintf(&b, "`envmig rollback` would undo %s.", undoList(st))
+	}
+	return b.String()
+}
+
+func undoList(st *statefile.State) string {
+	var parts []string
+	for i := len(st.Steps) - 1; i >= 0; i-- {
+		r := st.Steps[i]
+		if r.Status == statefile.StepPending || r.Status == statefile.StepReverted {
+			continue
+		}
+		step := st.Plan.Steps[i]
+		u := step.Undo
+		if u == "" {
+			u = "nothing to undo"
+		}
+		parts = append(parts, fmt.Sprintf("%d %s (%s)", i+1, step.ID, u))
+	}
+	if len(parts) == 0 {
+		return "nothing (no step started)"
+	}
+	return "steps " + strings.Join(parts, "; ")
+}
+
+func statusWord(status string, s Style) string {
+	switch status {
+	case statefile.RunApplied, statefile.RunCleaned:
+		return s.Green(status)
+	case statefile.RunRolledBack:
+		return s.Yellow(status)
+	}
+	return s.Red(status)
+}
+
+func stepMark(status string, s Style) string {
+	switch status {
+	case statefile.StepDone:
+		return s.Green("✓")
+	case statefile.StepFailed:
+		return s.Red("✗")
+	case statefile.StepStarted, statefile.StepReverting:
+		return s.Yellow("…")
+	case statefile.StepReverted:
+		return s.Yellow("↺")
+	}
+	return "·"
+}
+
+func statusLabel(status string) string {
+	if status == statefile.StepPending {
+		return "pending"
+	}
+	return status
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
+}
