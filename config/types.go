@@ -31,7 +31,8 @@ type AWS struct {
 	DeclRange         hcl.Range
 }
 
-// Variable is a variable block with its final value.
+// Variable is a declared variable block (its value lives in the evaluation
+// context; sensitive ones are also in Config.SensitiveValues).
 type Variable struct {
 	Name        string
 	Description string
