@@ -49,7 +49,9 @@
 // Deletion protection changes only through an explicit step setting
 // deletion_protection (db.restore, db.modify, db.update). db.delete refuses
 // an instance that has it on (ErrDeletionProtection), and deletes without a
-// final snapshot only an instance this run created. The one exception is
+// final snapshot only an instance this run created or one a run retired
+// (tagged envmig:retired-by, for cleanup). A deleted instance's automated
+// backups go with it: the run's snapshots are the ways back. The one exception is
 // db.restore's Revert, which may turn deletion protection off on the run's
 // own temporary instance (RDS can carry it over from the snapshot) and
 // reports that it did.

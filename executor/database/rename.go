@@ -252,9 +252,12 @@ func (h *deleter) deleteInstance(ctx context.Context, sc *executor.StepContext, 
 	if err := sc.Record(KeyDeleted, id); err != nil {
 		return fmt.Errorf("record the delete of %s: %w", id, err)
 	}
-	in := &rds.DeleteDBInstanceInput{DBInstanceIdentifier: aws.String(id), DeleteAutomatedBackups: aws.Bool(final == "")}
+	// Automated backups go with the instance: the ways back are the run's
+	// snapshots (before the migration, and the final one), kept until
+	// cleanup. Retained backups would also make RDS emulators refuse a
+	// restore under the same identifier.
+	in := &rds.DeleteDBInstanceInput{DBInstanceIdentifier: aws.String(id), DeleteAutomatedBackups: aws.Bool(true)}
 	if final != "" {
-		// An original's automated backups are kept too.
 		in.FinalDBSnapshotIdentifier = aws.String(final)
 	} else {
 		in.SkipFinalSnapshot = aws.Bool(true)
