@@ -11,13 +11,6 @@ import (
 	"syscall"
 )
 
-// CrashEnv names the variable that arms the test-only crash hook:
-// "OP:STEP:POINT" or "OP:STEP:POINT:N" (the Nth time that point is reached;
-// default 1). OP is apply or revert, STEP a step ID or "*", POINT one of the
-// Point constants. The process kills itself with SIGKILL there, as a power
-// cut or `kill -9` would: no deferred function runs.
-const CrashEnv = "ENVMIG_CRASH_AT"
-
 var crashHook = armCrash(os.Getenv(CrashEnv))
 
 func armCrash(spec string) func(op, stepID, point string) {

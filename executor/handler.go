@@ -56,6 +56,14 @@ const (
 	PointWaiting      = "waiting"       // while waiting for AWS to finish
 )
 
+// CrashEnv names the variable that arms the crash hook of test builds (built
+// with -tags crashtest; release builds ignore it): "OP:STEP:POINT" or
+// "OP:STEP:POINT:N" (the Nth time that point is reached; default 1). OP is
+// apply or revert, STEP a step ID or "*", POINT one of the Point constants.
+// The process kills itself with SIGKILL there, as a power cut or `kill -9`
+// would: no deferred function runs.
+const CrashEnv = "ENVMIG_CRASH_AT"
+
 // StepContext is what a handler sees of the run.
 type StepContext struct {
 	Plan *plan.Plan

@@ -23,8 +23,19 @@ const maxDescend = 3
 // prefixes the delimiter "/" reveals and lists up to parallel of them at a
 // time; a flat bucket is listed by one paginator. Memory is bounded by
 // parallel × pageBuffer pages. Out-of-order listings are an error.
+//
+// List closes out only when the listing is complete: on an error it returns
+// it with out left open, so a reader that selects on a context the caller
+// cancels on that error never takes a failed listing for a short one.
 func List(ctx context.Context, api Lister, bucket string, parallel int, out chan<- []Object) error {
-	defer close(out)
+	if err := list(ctx, api, bucket, parallel, out); err != nil {
+		return err
+	}
+	close(out)
+	return nil
+}
+
+func list(ctx context.Context, api Lister, bucket string, parallel int, out chan<- []Object) error {
 	if parallel <= 1 {
 		return checkedRange(ctx, api, bucket, "", out)
 	}
@@ -32,15 +43,16 @@ func List(ctx context.Context, api Lister, bucket string, parallel int, out chan
 	if err != nil {
 		return err
 	}
-	if len(segs) == 1 && segs[0].prefix != "" && segs[0].keys == nil {
+	if len(segs) == 1 && !segs[0].listed {
 		return checkedRange(ctx, api, bucket, segs[0].prefix, out)
 	}
 	return listSegments(ctx, api, bucket, parallel, segs, out)
 }
 
-// segment is a run of consecutive keys: either top-level keys already
-// listed (keys) or everything under a prefix.
+// segment is a run of consecutive keys: either keys already listed
+// (listed is true) or everything under prefix ("" = the whole bucket).
 type segment struct {
+	listed bool
 	keys   []Object
 	prefix string
 }
@@ -80,14 +92,14 @@ func planSegments(ctx context.Context, api Lister, bucket, prefix string, depth 
 		switch {
 		case e.obj == nil:
 			segs = append(segs, segment{prefix: e.name})
-		case len(segs) > 0 && segs[len(segs)-1].keys != nil:
+		case len(segs) > 0 && segs[len(segs)-1].listed:
 			segs[len(segs)-1].keys = append(segs[len(segs)-1].keys, *e.obj)
 		default:
-			segs = append(segs, segment{keys: []Object{*e.obj}})
+			segs = append(segs, segment{listed: true, keys: []Object{*e.obj}})
 		}
 	}
 	if len(segs) == 0 {
-		segs = []segment{{keys: []Object{}}}
+		segs = []segment{{listed: true}}
 	}
 	return segs, nil
 }
@@ -106,7 +118,7 @@ func listSegments(ctx context.Context, api Lister, bucket string, parallel int, 
 		lg.SetLimit(parallel)
 		for i, s := range segs {
 			ch := chans[i]
-			if s.prefix == "" {
+			if s.listed {
 				if len(s.keys) > 0 {
 					ch <- s.keys // capacity pageBuffer ≥ 1: never blocks
 				}
@@ -190,7 +202,7 @@ func listRange(ctx context.Context, api Lister, bucket, prefix string, out chan<
 func checkOrder(bucket string, last *string, page []Object) error {
 	for i := range page {
 		k := page[i].Key
-		if k <= *last && !(*last == "" && k == "") {
+		if *last != "" && k <= *last {
 			return fmt.Errorf("list bucket %s: the server listed %q after %q, out of key order; refusing to compare by merge", bucket, k, *last)
 		}
 		*last = k
