@@ -20,6 +20,15 @@ func suffixOf(m Migration) string {
 	return m.TemporarySuffix
 }
 
+// TemporaryName is the name of the temporary copy a migration makes of the
+// resource physically named name (a DB instance or a bucket):
+// name + temporary_suffix.
+func TemporaryName(name string, m Migration) string { return name + suffixOf(m) }
+
+// RetiredName is the identifier a rename-swap renames an original DB
+// instance to: identifier + temporary_suffix + "-old".
+func RetiredName(id string, m Migration) string { return id + suffixOf(m) + RetiredSuffix }
+
 // TemporaryIdentifier is the identifier of the DB instance a migration
 // restores d into: identifier + temporary_suffix. It is "" when d is named
 // by logical ID (the planner derives it from the physical name the same
@@ -28,7 +37,7 @@ func (d *Database) TemporaryIdentifier(m Migration) string {
 	if d.Identifier == "" {
 		return ""
 	}
-	return d.Identifier + suffixOf(m)
+	return TemporaryName(d.Identifier, m)
 }
 
 // RetiredIdentifier is the identifier a rename-swap renames the original DB
@@ -38,7 +47,7 @@ func (d *Database) RetiredIdentifier(m Migration) string {
 	if d.Identifier == "" {
 		return ""
 	}
-	return d.Identifier + suffixOf(m) + RetiredSuffix
+	return RetiredName(d.Identifier, m)
 }
 
 // TemporaryName is the name of the bucket a migration copies b into when
@@ -48,7 +57,7 @@ func (b *Bucket) TemporaryName(m Migration) string {
 	if b.BucketName == "" {
 		return ""
 	}
-	return b.BucketName + suffixOf(m)
+	return TemporaryName(b.BucketName, m)
 }
 
 // Limits AWS puts on names.

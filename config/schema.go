@@ -162,3 +162,25 @@ func (l *loader) unknownBlock(name string, rng hcl.Range, s *blockSchema) {
 	}
 	l.errorf(rng.Ptr(), "Unsupported block type", "Blocks of type %q are not expected %s.%s", name, s.where(), strings.TrimRight(hint, " "))
 }
+
+// Reference lists every block of the spec language by path ("aws",
+// "environment.database", "environment.migration.verify.http") with the
+// attributes it accepts, sorted. docs/configuration.md is checked against it.
+func Reference() map[string][]string {
+	out := map[string][]string{}
+	add := func(path string, s *blockSchema) {
+		out[path] = slices.Sorted(slices.Values(s.attrs))
+	}
+	add("aws", awsSchema)
+	add("variable", variableSchema)
+	out["locals"] = nil // any name
+	add("environment", environmentSchema)
+	add("environment.database", databaseSchema)
+	add("environment.bucket", bucketSchema)
+	add("environment.service", serviceSchema)
+	add("environment.migration", migrationSchema)
+	add("environment.migration.verify", verifySchema)
+	add("environment.migration.verify.http", httpSchema)
+	add("environment.migration.verify.command", commandSchema)
+	return out
+}

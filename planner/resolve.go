@@ -51,7 +51,7 @@ const (
 // from the stack's resources for logical IDs.
 func resolve(env *config.Environment, stack map[string]live.StackResource, stackFound bool) targets {
 	var t targets
-	suffix := env.Migration.TemporarySuffix
+	m := env.Migration
 	physical := func(address, logicalID, wantType string) string {
 		if env.Stack != "" && !stackFound {
 			t.diags = append(t.diags, plan.Diagnostic{
@@ -89,7 +89,7 @@ func resolve(env *config.Environment, stack map[string]live.StackResource, stack
 		if id == "" {
 			continue
 		}
-		t.dbs = append(t.dbs, dbTarget{cfg: d, address: addr, id: id, temp: id + suffix, retired: id + suffix + "-old"})
+		t.dbs = append(t.dbs, dbTarget{cfg: d, address: addr, id: id, temp: config.TemporaryName(id, m), retired: config.RetiredName(id, m)})
 	}
 	for _, b := range env.Buckets {
 		addr := "bucket." + b.Name
@@ -104,7 +104,7 @@ func resolve(env *config.Environment, stack map[string]live.StackResource, stack
 		if b.MovedFrom != "" {
 			src = b.MovedFrom
 		}
-		t.buckets = append(t.buckets, bucketTarget{cfg: b, address: addr, name: name, source: src, temp: name + suffix})
+		t.buckets = append(t.buckets, bucketTarget{cfg: b, address: addr, name: name, source: src, temp: config.TemporaryName(name, m)})
 	}
 	for _, s := range env.Services {
 		addr := "service." + s.Name
