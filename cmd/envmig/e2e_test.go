@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 	"github.com/google/go-cmp/cmp"
+	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/envmig/envmig/internal/awsclient"
 	"github.com/envmig/envmig/internal/demo"
@@ -260,6 +261,20 @@ func TestPlanJSONIsThePlanFile(t *testing.T) {
 	if v["format_version"] == nil || v["digest"] == nil {
 		t.Fatalf("plan -json lacks the plan file's fields: %v", v)
 	}
+	c.must(0, "plan", "-out", "plan.json")
+	shown := c.must(0, "show", "-json", "plan.json")
+	sch, err := jsonschema.NewCompiler().Compile("../../docs/plan.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst, err := jsonschema.UnmarshalJSON(strings.NewReader(shown.stdout))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sch.Validate(inst); err != nil {
+		t.Fatalf("show -json does not validate against docs/plan.schema.json: %v", err)
+	}
+	c.calls()
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
