@@ -169,15 +169,23 @@ func (r *Reporter) heartbeat(stop, done chan struct{}) {
 		case <-stop:
 			return
 		case <-t.C:
-			r.mu.Lock()
-			line := HeartbeatLine(r.step, r.last, r.now().Sub(r.started))
-			if r.CI == CITeamCity {
-				r.printf("##teamcity[progressMessage '%s']\n", TeamCityEscape(line))
-			} else {
-				r.printf("    %s\n", line)
-			}
-			r.mu.Unlock()
+			r.beat()
 		}
+	}
+}
+
+// beat prints one heartbeat of the running step.
+func (r *Reporter) beat() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.quiet {
+		return
+	}
+	line := HeartbeatLine(r.step, r.last, r.now().Sub(r.started))
+	if r.CI == CITeamCity {
+		r.printf("##teamcity[progressMessage '%s']\n", TeamCityEscape(line))
+	} else {
+		r.printf("    %s\n", line)
 	}
 }
 
