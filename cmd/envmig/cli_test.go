@@ -1,0 +1,119 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/envmig/envmig/planner/plan"
+)
+
+func TestValidateEveryExample(t *testing.T) {
+	dirs, _ := filepath.Glob("../../examples/*")
+	n := 0
+	for _, dir := range dirs {
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() || filepath.Base(dir) == "ci" {
+			continue
+		}
+		n++
+		abs, _ := filepath.Abs(dir)
+		c := newCLI(t, "")
+		r := c.must(0, "-chdir", abs, "validate")
+		if !strings.Contains(r.stdout, "The spec is valid") {
+			t.Fatalf("%s: %s", dir, r)
+		}
+		if len(c.calls()) != 0 {
+			t.Fatal("validate called AWS")
+		}
+	}
+	if n < 3 {
+		t.Fatalf("%d examples", n)
+	}
+}
+
+func TestValidateNamesTheFileAndLine(t *testing.T) {
+	c := newCLI(t, `variable "app" {
+  default = "shop"
+}
+
+environment "production" {
+  bucket "uploads" {
+    versioning = true
+    nmae       = "${var.app}-uploads"
+  }
+}
+`)
+	r := c.must(exitError, "validate")
+	for _, want := range []string{"main.envmig.hcl line 8", `nmae       = "${var.app}-uploads"`, `Did you mean "name"?`} {
+		if !strings.Contains(r.stderr, want) {
+			t.Fatalf("stderr lacks %q:\n%s", want, r)
+		}
+	}
+}
+
+func TestFmtCheckDiffAndFix(t *testing.T) {
+	c := newCLI(t, "environment \"production\" {\n  bucket \"uploads\" {\n    name = \"shop-uploads\"\n    versioning=true\n  }\n}\n")
+	r := c.must(exitError, "fmt", "-check", "-diff")
+	if !strings.Contains(r.stdout, "main.envmig.hcl") || !strings.Contains(r.stdout, "-    versioning=true") || !strings.Contains(r.stdout, "+    versioning = true") {
+		t.Fatalf("fmt -check -diff:\n%s", r)
+	}
+	before, _ := os.ReadFile(filepath.Join(c.dir, "main.envmig.hcl"))
+	if !strings.Contains(string(before), "versioning=true") {
+		t.Fatal("fmt -check changed the file")
+	}
+	c.must(0, "fmt")
+	c.must(0, "fmt", "-check")
+	after, _ := os.ReadFile(filepath.Join(c.dir, "main.envmig.hcl"))
+	if !strings.Contains(string(after), "    name       = \"shop-uploads\"\n    versioning = true") {
+		t.Fatalf("fmt did not align:\n%s", after)
+	}
+}
+
+func TestFlagsAfterArgumentsAreHonoured(t *testing.T) {
+	c := newCLI(t, "")
+	p := &plan.Plan{Lineage: "abcd1234", Environment: "production", Account: "123456789012", Region: "us-east-1"}
+	var buf bytes.Buffer
+	if err := plan.Encode(&buf, p); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(c.dir, "p.json"), buf.Bytes(), 0o600)
+	// A flag after the plan file is honoured, not taken as a second file.
+	r := c.must(0, "show", "p.json", "-markdown")
+	if !strings.HasPrefix(r.stdout, "<!-- envmig-plan environment=production") {
+		t.Fatalf("-markdown after the file was ignored:\n%s", r)
+	}
+	if r := c.must(0, "show", "p.json"); strings.HasPrefix(r.stdout, "<!--") {
+		t.Fatalf("%s", r)
+	}
+	r = c.run("show", "a.json", "b.json")
+	if r.code != exitError || !strings.Contains(r.stderr, "usage: envmig show") {
+		t.Fatalf("two files must be refused:\n%s", r)
+	}
+	r = c.run("plan", "-bogus")
+	if r.code != exitError || !strings.Contains(r.stderr, "flag provided but not defined: -bogus") {
+		t.Fatalf("%s", r)
+	}
+	r = c.must(0, "version")
+	if !strings.HasPrefix(r.stdout, "envmig ") {
+		t.Fatalf("%s", r)
+	}
+}
+
+func TestCompletionScripts(t *testing.T) {
+	c := newCLI(t, "")
+	for _, sh := range []string{"bash", "zsh", "fish"} {
+		r := c.must(0, "completion", sh)
+		if !strings.Contains(r.stdout, "envmig") {
+			t.Fatalf("%s completion:\n%s", sh, r)
+		}
+	}
+	c.must(exitError, "completion", "powershell")
+	r := c.must(0, "--generate-bash-completion")
+	for _, cmd := range []string{"plan", "apply", "rollback", "clone"} {
+		if !strings.Contains(r.stdout, cmd) {
+			t.Fatalf("completion candidates lack %s:\n%s", cmd, r)
+		}
+	}
+}
