@@ -20,11 +20,11 @@ func TestValidateEveryExample(t *testing.T) {
 		n++
 		abs, _ := filepath.Abs(dir)
 		c := newCLI(t, "")
-		r := c.must(0, "-chdir", abs, "validate")
-		if !strings.Contains(r.stdout, "The spec is valid") {
+		r := c.Must(0, "-chdir", abs, "validate")
+		if !strings.Contains(r.Stdout, "The spec is valid") {
 			t.Fatalf("%s: %s", dir, r)
 		}
-		if len(c.calls()) != 0 {
+		if len(c.Calls()) != 0 {
 			t.Fatal("validate called AWS")
 		}
 	}
@@ -45,9 +45,9 @@ environment "production" {
   }
 }
 `)
-	r := c.must(exitError, "validate")
+	r := c.Must(exitError, "validate")
 	for _, want := range []string{"main.envmig.hcl line 8", `nmae       = "${var.app}-uploads"`, `Did you mean "name"?`} {
-		if !strings.Contains(r.stderr, want) {
+		if !strings.Contains(r.Stderr, want) {
 			t.Fatalf("stderr lacks %q:\n%s", want, r)
 		}
 	}
@@ -55,17 +55,17 @@ environment "production" {
 
 func TestFmtCheckDiffAndFix(t *testing.T) {
 	c := newCLI(t, "environment \"production\" {\n  bucket \"uploads\" {\n    name = \"shop-uploads\"\n    versioning=true\n  }\n}\n")
-	r := c.must(exitError, "fmt", "-check", "-diff")
-	if !strings.Contains(r.stdout, "main.envmig.hcl") || !strings.Contains(r.stdout, "-    versioning=true") || !strings.Contains(r.stdout, "+    versioning = true") {
+	r := c.Must(exitError, "fmt", "-check", "-diff")
+	if !strings.Contains(r.Stdout, "main.envmig.hcl") || !strings.Contains(r.Stdout, "-    versioning=true") || !strings.Contains(r.Stdout, "+    versioning = true") {
 		t.Fatalf("fmt -check -diff:\n%s", r)
 	}
-	before, _ := os.ReadFile(filepath.Join(c.dir, "main.envmig.hcl"))
+	before, _ := os.ReadFile(filepath.Join(c.Dir, "main.envmig.hcl"))
 	if !strings.Contains(string(before), "versioning=true") {
 		t.Fatal("fmt -check changed the file")
 	}
-	c.must(0, "fmt")
-	c.must(0, "fmt", "-check")
-	after, _ := os.ReadFile(filepath.Join(c.dir, "main.envmig.hcl"))
+	c.Must(0, "fmt")
+	c.Must(0, "fmt", "-check")
+	after, _ := os.ReadFile(filepath.Join(c.Dir, "main.envmig.hcl"))
 	if !strings.Contains(string(after), "    name       = \"shop-uploads\"\n    versioning = true") {
 		t.Fatalf("fmt did not align:\n%s", after)
 	}
@@ -78,25 +78,25 @@ func TestFlagsAfterArgumentsAreHonoured(t *testing.T) {
 	if err := plan.Encode(&buf, p); err != nil {
 		t.Fatal(err)
 	}
-	os.WriteFile(filepath.Join(c.dir, "p.json"), buf.Bytes(), 0o600)
+	os.WriteFile(filepath.Join(c.Dir, "p.json"), buf.Bytes(), 0o600)
 	// A flag after the plan file is honoured, not taken as a second file.
-	r := c.must(0, "show", "p.json", "-markdown")
-	if !strings.HasPrefix(r.stdout, "<!-- envmig-plan environment=production") {
+	r := c.Must(0, "show", "p.json", "-markdown")
+	if !strings.HasPrefix(r.Stdout, "<!-- envmig-plan environment=production") {
 		t.Fatalf("-markdown after the file was ignored:\n%s", r)
 	}
-	if r := c.must(0, "show", "p.json"); strings.HasPrefix(r.stdout, "<!--") {
+	if r := c.Must(0, "show", "p.json"); strings.HasPrefix(r.Stdout, "<!--") {
 		t.Fatalf("%s", r)
 	}
-	r = c.run("show", "a.json", "b.json")
-	if r.code != exitError || !strings.Contains(r.stderr, "usage: envmig show") {
+	r = c.Run("show", "a.json", "b.json")
+	if r.Code != exitError || !strings.Contains(r.Stderr, "usage: envmig show") {
 		t.Fatalf("two files must be refused:\n%s", r)
 	}
-	r = c.run("plan", "-bogus")
-	if r.code != exitError || !strings.Contains(r.stderr, "flag provided but not defined: -bogus") {
+	r = c.Run("plan", "-bogus")
+	if r.Code != exitError || !strings.Contains(r.Stderr, "flag provided but not defined: -bogus") {
 		t.Fatalf("%s", r)
 	}
-	r = c.must(0, "version")
-	if !strings.HasPrefix(r.stdout, "envmig ") {
+	r = c.Must(0, "version")
+	if !strings.HasPrefix(r.Stdout, "envmig ") {
 		t.Fatalf("%s", r)
 	}
 }
@@ -104,15 +104,15 @@ func TestFlagsAfterArgumentsAreHonoured(t *testing.T) {
 func TestCompletionScripts(t *testing.T) {
 	c := newCLI(t, "")
 	for _, sh := range []string{"bash", "zsh", "fish"} {
-		r := c.must(0, "completion", sh)
-		if !strings.Contains(r.stdout, "envmig") {
+		r := c.Must(0, "completion", sh)
+		if !strings.Contains(r.Stdout, "envmig") {
 			t.Fatalf("%s completion:\n%s", sh, r)
 		}
 	}
-	c.must(exitError, "completion", "powershell")
-	r := c.must(0, "--generate-bash-completion")
+	c.Must(exitError, "completion", "powershell")
+	r := c.Must(0, "--generate-bash-completion")
 	for _, cmd := range []string{"plan", "apply", "rollback", "clone"} {
-		if !strings.Contains(r.stdout, cmd) {
+		if !strings.Contains(r.Stdout, cmd) {
 			t.Fatalf("completion candidates lack %s:\n%s", cmd, r)
 		}
 	}

@@ -1,0 +1,253 @@
+// Package clitest drives the built envmig binary through its command line
+// against the AWS emulator, as users (and the scenarios that check the
+// product) do. The end-to-end tests of cmd/envmig and the reliability
+// suites share it.
+//
+// A test package builds the binaries once in TestMain (Build), runs its
+// tests under testaws.Main, and uses New for a fresh working directory per
+// test. Every run records the AWS operations the binary made
+// (ENVMIG_AWS_TRACE), so tests can assert that nothing mutating happened
+// and that envmig's IAM policy covers every action seen.
+package clitest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+
+	"github.com/envmig/envmig/internal/awsclient"
+	"github.com/envmig/envmig/internal/iampolicy"
+)
+
+// Binaries are the builds a test package uses.
+type Binaries struct {
+	Envmig string // the release build
+	Crash  string // built with -tags crashtest: ENVMIG_CRASH_AT kills it
+	dir    string
+}
+
+// Build compiles ./cmd/envmig twice (release and crashtest) into a
+// temporary directory.
+func Build() (*Binaries, error) {
+	root, err := moduleRoot()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "envmig-bin-")
+	if err != nil {
+		return nil, err
+	}
+	b := &Binaries{Envmig: filepath.Join(dir, "envmig"), Crash: filepath.Join(dir, "envmig-crashtest"), dir: dir}
+	for _, x := range []struct{ out, tags string }{{b.Envmig, ""}, {b.Crash, "crashtest"}} {
+		cmd := exec.Command("go", "build", "-tags", x.tags, "-o", x.out, "./cmd/envmig")
+		cmd.Dir = root
+		cmd.Stderr = os.Stderr
+		if err := cmd.Run(); err != nil {
+			os.RemoveAll(dir)
+			return nil, fmt.Errorf("build envmig: %w", err)
+		}
+	}
+	return b, nil
+}
+
+// Remove deletes the builds.
+func (b *Binaries) Remove() { os.RemoveAll(b.dir) }
+
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// Result is one run of the binary.
+type Result struct {
+	Code           int
+	Stdout, Stderr string
+	// Killed is true when the process died of SIGKILL (the crash hook).
+	Killed bool
+}
+
+func (r Result) String() string {
+	return fmt.Sprintf("exit %d\n--- stdout\n%s--- stderr\n%s", r.Code, r.Stdout, r.Stderr)
+}
+
+// CLI runs envmig in Dir with the test process's environment (the
+// emulator's) plus Env.
+type CLI struct {
+	T     testing.TB
+	Dir   string
+	Env   []string
+	Bin   string
+	trace string
+}
+
+// New makes a working directory holding spec (as main.envmig.hcl, unless
+// spec is empty).
+func New(t testing.TB, bin, spec string) *CLI {
+	t.Helper()
+	dir := t.TempDir()
+	if spec != "" {
+		if err := os.WriteFile(filepath.Join(dir, "main.envmig.hcl"), []byte(spec), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return &CLI{T: t, Dir: dir, Bin: bin, trace: filepath.Join(t.TempDir(), "aws-trace.log")}
+}
+
+// Run runs envmig with args.
+func (c *CLI) Run(args ...string) Result {
+	c.T.Helper()
+	return c.RunContext(context.Background(), args...)
+}
+
+// RunContext runs envmig with args until it exits or ctx ends.
+func (c *CLI) RunContext(ctx context.Context, args ...string) Result {
+	c.T.Helper()
+	cmd := exec.CommandContext(ctx, c.Bin, args...)
+	cmd.Dir = c.Dir
+	cmd.Env = append(os.Environ(), "NO_COLOR=1", "ENVMIG_HEARTBEAT=1h", "ENVMIG_AWS_TRACE="+c.trace)
+	cmd.Env = append(cmd.Env, c.Env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	r := Result{Stdout: out.String(), Stderr: errb.String()}
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		r.Code = ee.ExitCode()
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			r.Killed = ws.Signal() == syscall.SIGKILL
+		}
+	default:
+		c.T.Fatalf("run envmig %v: %v", args, err)
+	}
+	return r
+}
+
+// Must runs and requires an exit code.
+func (c *CLI) Must(code int, args ...string) Result {
+	c.T.Helper()
+	r := c.Run(args...)
+	if r.Code != code || r.Killed {
+		c.T.Fatalf("envmig %s: want exit %d\n%s", strings.Join(args, " "), code, r)
+	}
+	return r
+}
+
+// Calls returns the AWS operations the binary made since the last call,
+// and records their IAM actions for CheckPolicy.
+func (c *CLI) Calls() []awsclient.Call {
+	c.T.Helper()
+	b, err := os.ReadFile(c.trace)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		c.T.Fatal(err)
+	}
+	os.Remove(c.trace)
+	var out []awsclient.Call
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if line == "" {
+			continue
+		}
+		i := strings.LastIndex(line, " ")
+		out = append(out, awsclient.Call{Service: line[:i], Operation: line[i+1:]})
+	}
+	recordActions(out)
+	return out
+}
+
+// Mutating lists the calls that can change anything.
+func Mutating(calls []awsclient.Call) []string {
+	var out []string
+	for _, c := range calls {
+		if c.Mutating() {
+			out = append(out, c.Service+" "+c.Operation)
+		}
+	}
+	return out
+}
+
+var (
+	actionsMu sync.Mutex
+	actions   = map[string]bool{}
+)
+
+func recordActions(calls []awsclient.Call) {
+	actionsMu.Lock()
+	defer actionsMu.Unlock()
+	for _, c := range calls {
+		for _, a := range iampolicy.Actions(c.Service, c.Operation) {
+			actions[a] = true
+		}
+	}
+}
+
+// PolicyMissing returns the IAM actions the binary needed in this test
+// process that envmig's policy does not grant; TestMain fails the package
+// when there is one.
+func PolicyMissing() []string {
+	actionsMu.Lock()
+	defer actionsMu.Unlock()
+	var all []string
+	for a := range actions {
+		all = append(all, a)
+	}
+	return iampolicy.For(iampolicy.Scope{Databases: []string{"*"}, Buckets: []string{"*"}, Groups: []string{"*"}}).Missing(all)
+}
+
+// ActionsSeen counts the distinct IAM actions recorded.
+func ActionsSeen() int {
+	actionsMu.Lock()
+	defer actionsMu.Unlock()
+	return len(actions)
+}
+
+// Full reports whether the reliability suites run at full size
+// (ENVMIG_RELIABILITY=full, `make reliability`) rather than the CI sample.
+func Full() bool { return os.Getenv("ENVMIG_RELIABILITY") == "full" }
+
+// Report logs a suite's figures and, when ENVMIG_RELIABILITY_REPORT names a
+// file, appends them to it as one JSON line; docs/RELIABILITY.md is made
+// from those lines.
+func Report(t testing.TB, suite string, figures map[string]any) {
+	t.Helper()
+	line := map[string]any{"suite": suite, "full": Full(), "figures": figures}
+	b, err := json.Marshal(line)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("figures: %s", b)
+	path := os.Getenv("ENVMIG_RELIABILITY_REPORT")
+	if path == "" {
+		return
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fmt.Fprintf(f, "%s\n", b)
+}

@@ -1,0 +1,176 @@
+package reliability
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/envmig/envmig/executor"
+	"github.com/envmig/envmig/internal/clitest"
+	"github.com/envmig/envmig/internal/demo"
+	"github.com/envmig/envmig/planner/plan"
+)
+
+// Suite C. The crashtest build's hook kills envmig with SIGKILL at a crash
+// point of a step (before the intent is journaled, after it, after AWS
+// accepted the call, while waiting); then resume, and before the point of no
+// return also rollback, must converge: after a rollback the world is
+// exactly as before; after a resume it is migrated with every object
+// identical, the group restored exactly and no duplicate snapshot. The
+// killed process held the lock: the recovery must take it over by itself.
+//
+// The CI sample kills every step at one point (rotating through the four,
+// so every point kind is exercised); the full suite at every point.
+
+var crashPoints = []string{executor.PointBeforeIntent, executor.PointAfterIntent, executor.PointAccepted, executor.PointWaiting}
+
+type crashCase struct {
+	step, point string
+	beforeGate  bool
+}
+
+func crashCases(p *plan.Plan) []crashCase {
+	var out []crashCase
+	gate := p.GateIndex()
+	for i, s := range p.Steps {
+		points := crashPoints
+		if !clitest.Full() {
+			points = []string{crashPoints[i%len(crashPoints)]}
+		}
+		for _, pt := range points {
+			// The gate step is done only once confirmed: a crash at any of
+			// its points is still before the point of no return.
+			out = append(out, crashCase{step: s.ID, point: pt, beforeGate: i <= gate})
+		}
+	}
+	return out
+}
+
+func readPlan(t *testing.T, path string) *plan.Plan {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	p, err := plan.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestCrashSuite(t *testing.T) {
+	clitest.SeedShop(t)
+	probe := clitest.New(t, bins.Envmig, clitest.ShopSpec("rename-swap"))
+	probe.Must(2, "plan", "-detailed-exitcode", "-out", "plan.json")
+	cases := crashCases(readPlan(t, filepath.Join(probe.Dir, "plan.json")))
+	var recovered, killed, notReached, failed int
+	for _, tc := range cases {
+		recoveries := []string{"resume"}
+		if tc.beforeGate {
+			recoveries = append(recoveries, "rollback")
+		}
+		for _, rec := range recoveries {
+			t.Run(fmt.Sprintf("%s/%s/%s", tc.step, tc.point, rec), func(t *testing.T) {
+				k := crashThenRecover(t, tc, rec)
+				switch {
+				case !k:
+					notReached++
+				case t.Failed():
+					killed++
+					failed++
+				default:
+					killed++
+					recovered++
+				}
+			})
+		}
+	}
+	clitest.Report(t, "C", map[string]any{
+		"crash points": len(cases), "runs killed": killed, "recovered": recovered, "failed": failed,
+		"point not reached (the step makes no such call)": notReached,
+	})
+	if killed == 0 {
+		t.Fatal("the crash hook never fired")
+	}
+}
+
+// crashThenRecover runs one case and reports whether the kill happened.
+func crashThenRecover(t *testing.T, tc crashCase, recovery string) bool {
+	cl := clitest.SeedShop(t)
+	before := clitest.Observe(t, cl)
+	c := clitest.New(t, bins.Envmig, clitest.ShopSpec("rename-swap"))
+	c.Must(2, "plan", "-detailed-exitcode", "-out", "plan.json")
+	c.Bin = bins.Crash
+	c.Env = []string{executor.CrashEnv + "=apply:" + tc.step + ":" + tc.point}
+	r := c.Run("apply", "-auto-approve", "plan.json")
+	c.Bin, c.Env = bins.Envmig, nil
+	if !r.Killed {
+		if r.Code != 0 {
+			t.Fatalf("apply without a crash failed:\n%s", r)
+		}
+		return false
+	}
+	c.Must(0, "status")
+	switch recovery {
+	case "rollback":
+		rb := c.Must(0, "rollback", "-auto-approve")
+		tookOver(t, rb)
+		if diff := cmp.Diff(before, clitest.Observe(t, cl)); diff != "" {
+			t.Fatalf("rollback did not restore the world (-before +after):\n%s", diff)
+		}
+		c.Must(2, "plan", "-detailed-exitcode")
+	default:
+		if !tc.beforeGate {
+			r := c.Must(1, "rollback", "-auto-approve")
+			if !strings.Contains(r.Stderr, "point of no return") {
+				t.Fatalf("rollback after the gate must be refused saying why:\n%s", r)
+			}
+		}
+		res := c.Must(0, "resume", "-auto-approve")
+		if tc.beforeGate {
+			tookOver(t, res)
+		}
+		CheckMigrated(t, before, clitest.Observe(t, cl))
+		c.Must(0, "plan", "-detailed-exitcode")
+	}
+	c.Calls()
+	return true
+}
+
+// tookOver checks the first command after a kill says it took over the
+// dead holder's lock.
+func tookOver(t *testing.T, r clitest.Result) {
+	t.Helper()
+	if !strings.Contains(r.Stderr, "Took over the lock") {
+		t.Fatalf("the recovery did not report taking over the killed run's lock:\n%s", r)
+	}
+}
+
+// CheckMigrated is the invariant after a finished run of ShopSpec.
+func CheckMigrated(t *testing.T, before, after clitest.World) {
+	t.Helper()
+	if got := after.Databases[demo.Database]; !strings.Contains(got, "available db.t3.large enc=true") {
+		t.Fatalf("database after the run: %s", got)
+	}
+	if _, ok := after.Databases[demo.Database+"-envmig"]; ok {
+		t.Fatal("the clone is left under its temporary name")
+	}
+	if diff := cmp.Diff(before.Groups, after.Groups); diff != "" {
+		t.Fatalf("group not restored exactly:\n%s", diff)
+	}
+	if diff := cmp.Diff(before.Buckets[demo.UploadsBucket], after.Buckets[demo.UploadsBucket]); diff != "" {
+		t.Fatalf("uploads changed:\n%s", diff)
+	}
+	if diff := cmp.Diff(before.Buckets[demo.LegacyAssets], after.Buckets[demo.Assets]); diff != "" {
+		t.Fatalf("moved objects differ from the source:\n%s", diff)
+	}
+	if len(after.Snapshots) != 2 {
+		t.Fatalf("snapshots = %v, want exactly the run's two (no duplicate)", after.Snapshots)
+	}
+}
