@@ -94,7 +94,7 @@ func TestRenameSwapEncryptsThroughACopy(t *testing.T) {
 	restore, _ := p.Step("db.restore.main")
 	wantParams := map[string]string{
 		"snapshot": "envmig-3fa2c91b-main-enc", "identifier": "shop-prod-db-envmig", "instance_class": "db.t3.large",
-		"db_subnet_group": "shop-db", "parameter_group": "default.postgres16", "multi_az": "false", "port": "5432",
+		"db_subnet_group": "shop-db", "multi_az": "false", "port": "5432",
 		"publicly_accessible": "false", "storage_type": "gp3", "vpc_security_group_ids": "sg-1", "deletion_protection": "false",
 	}
 	if diff := cmp.Diff(wantParams, restore.Params); diff != "" {

@@ -236,7 +236,7 @@ func (b *builder) copyBack(c bucketCopy) func() {
 func restoreParams(d dbPlan, snapshot, identifier string, deletionProtection bool) map[string]string {
 	p := map[string]string{"snapshot": snapshot, "identifier": identifier}
 	for _, k := range dbSettingKeys {
-		if v := d.settings[k]; v != "" {
+		if v := d.settings[k]; v != "" && !defaultGroup(k, v) {
 			p[k] = v
 		}
 	}
@@ -245,6 +245,12 @@ func restoreParams(d dbPlan, snapshot, identifier string, deletionProtection boo
 	}
 	p["deletion_protection"] = strconv.FormatBool(deletionProtection)
 	return p
+}
+
+// defaultGroup reports an RDS default parameter or option group: a restore
+// gets it without naming it, and naming it fails where it is implicit.
+func defaultGroup(key, value string) bool {
+	return (key == "option_group" || key == "parameter_group") && strings.HasPrefix(value, "default")
 }
 
 func (b *builder) cloneDatabase(d dbPlan) {

@@ -77,23 +77,27 @@ func runApply(ctx context.Context, g *globals, o applyOptions) error {
 		fmt.Fprintf(g.stdout, "No changes. Environment %q matches the spec; nothing to apply.\n", p.Environment)
 		return nil
 	}
-	s, err := g.openSession(ctx, p.Environment, "apply", p.Lineage, o.lockTimeout)
+	fresh := o.planFile == "" // a plan made just now is current
+	check := func(st *statefile.State) error {
+		if err := unfinished(st); err != nil {
+			return err
+		}
+		if st != nil && (st.Applied(p.Digest) || st.Lineage == p.Lineage) {
+			return fmt.Errorf("this plan (run %s) was already applied or rolled back; make a new plan", p.Lineage)
+		}
+		if !fresh {
+			if err := g.checkFresh(ctx, cl, p); err != nil {
+				return err
+			}
+			fresh = true
+		}
+		return nil
+	}
+	s, err := g.openSession(ctx, p.Environment, "apply", p.Lineage, o.lockTimeout, check)
 	if err != nil {
 		return err
 	}
 	defer s.close()
-	if err := unfinished(s.state); err != nil {
-		return err
-	}
-	if s.state != nil && (s.state.Applied(p.Digest) || s.state.Lineage == p.Lineage) {
-		return fmt.Errorf("this plan (run %s) was already applied or rolled back; make a new plan", p.Lineage)
-	}
-	if o.planFile != "" {
-		// The lock is held now: nobody else can change what we re-read.
-		if err := g.checkFresh(ctx, cl, p); err != nil {
-			return err
-		}
-	}
 	st := statefile.NewState(p, "apply", time.Now().UTC())
 	if s.state != nil {
 		st.Kept, st.History = s.state.Kept, s.state.History

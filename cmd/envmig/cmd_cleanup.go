@@ -34,17 +34,16 @@ func runCleanup(ctx context.Context, g *globals, o stateRunOptions) error {
 	if err != nil {
 		return err
 	}
-	s, err := g.openSession(ctx, name, "cleanup", "", o.lockTimeout)
+	s, err := g.openSession(ctx, name, "cleanup", "", o.lockTimeout, func(st *statefile.State) error {
+		if st == nil {
+			return fmt.Errorf("no run recorded for %q in %s/: nothing to clean up", name, stateDir)
+		}
+		return unfinished(st)
+	})
 	if err != nil {
 		return err
 	}
 	defer s.close()
-	if s.state == nil {
-		return fmt.Errorf("no run recorded for %q in %s/: nothing to clean up", name, stateDir)
-	}
-	if err := unfinished(s.state); err != nil {
-		return err
-	}
 	kept := s.state.Kept
 	if len(kept) == 0 {
 		fmt.Fprintf(g.stdout, "Nothing to clean up: no run of %q kept anything.\n", name)

@@ -95,7 +95,7 @@ func runClone(ctx context.Context, g *globals, o cloneOptions) error {
 			return err
 		}
 	}
-	s, err := g.openSession(ctx, journal, "clone", p.Lineage, o.lockTimeout)
+	s, err := g.openSession(ctx, journal, "clone", p.Lineage, o.lockTimeout, unfinished)
 	if err != nil {
 		return err
 	}

@@ -133,28 +133,32 @@ func runJournal(ctx context.Context, g *globals, o stateRunOptions, mode runMode
 		return err
 	}
 	op := map[runMode]string{modeResume: "resume", modeRollback: "rollback"}[mode]
-	s, err := g.openSession(ctx, name, op, "", o.lockTimeout)
+	errNothing := errors.New("nothing to do")
+	s, err := g.openSession(ctx, name, op, "", o.lockTimeout, func(st *statefile.State) error {
+		switch {
+		case st == nil:
+			return fmt.Errorf("no run recorded for %q in %s/: nothing to %s", name, stateDir, op)
+		case st.Finished():
+			return errNothing
+		case mode == modeRollback && st.GatePassed():
+			return fmt.Errorf("rollback refused: run %s crossed the point of no return, so the originals have already changed; run `envmig resume` to finish the migration", st.Lineage)
+		}
+		needsGate := mode == modeResume && st.Status != statefile.RunRollingBack && !st.GatePassed()
+		if needsGate || mode == modeRollback {
+			return g.canConfirm(o.autoApprove, op)
+		}
+		return nil
+	})
+	if errors.Is(err, errNothing) {
+		st, _ := statefile.Open(stateDir, name).Load()
+		fmt.Fprintf(g.stdout, "Run %s of %q is %s: nothing to %s.\n", st.Lineage, st.Environment, st.Status, op)
+		return nil
+	}
 	if err != nil {
 		return err
 	}
 	defer s.close()
 	st := s.state
-	if st == nil {
-		return fmt.Errorf("no run recorded for %q in %s/: nothing to %s", name, stateDir, op)
-	}
-	if st.Finished() {
-		fmt.Fprintf(g.stdout, "Run %s of %q is %s: nothing to %s.\n", st.Lineage, st.Environment, st.Status, op)
-		return nil
-	}
-	if mode == modeRollback && st.GatePassed() {
-		return fmt.Errorf("rollback refused: run %s crossed the point of no return, so the originals have already changed; run `envmig resume` to finish the migration", st.Lineage)
-	}
-	needsGate := mode == modeResume && st.Status != statefile.RunRollingBack && !st.GatePassed()
-	if needsGate || mode == modeRollback {
-		if err := g.canConfirm(o.autoApprove, op); err != nil {
-			return err
-		}
-	}
 	if mode == modeRollback && !o.autoApprove {
 		if err := g.ask(fmt.Sprintf("Undo run %s of %q? Every step it started is undone in reverse order.\nOnly 'yes' will be accepted.", st.Lineage, st.Environment), "yes"); err != nil {
 			return err

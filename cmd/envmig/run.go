@@ -27,9 +27,27 @@ type session struct {
 	state *statefile.State // nil when the journal is empty
 }
 
-// openSession locks journal name for operation and loads its state.
-func (g *globals) openSession(ctx context.Context, name, operation, run string, timeout time.Duration) (*session, error) {
+// openSession checks the journal, locks it for operation and loads it
+// again. check decides whether the operation may go on with the state found
+// (nil when there is none); it runs before the lock is taken, so that a
+// refusal changes nothing, not even the state directory, and again under
+// the lock.
+func (g *globals) openSession(ctx context.Context, name, operation, run string, timeout time.Duration, check func(*statefile.State) error) (*session, error) {
 	store := statefile.Open(stateDir, name)
+	load := func() (*statefile.State, error) {
+		st, err := store.Load()
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+		return st, err
+	}
+	st, err := load()
+	if err == nil {
+		err = check(st)
+	}
+	if err != nil {
+		return nil, err
+	}
 	info := statefile.LockInfo{Operation: operation, PID: os.Getpid(), Run: run, Who: whoami()}
 	if h, err := os.Hostname(); err == nil {
 		info.Host = h
@@ -43,14 +61,12 @@ func (g *globals) openSession(ctx context.Context, name, operation, run string, 
 			prev.Operation, prev.PID, prev.Host, prev.Since.Format(time.RFC3339))
 	}
 	s := &session{g: g, store: store, lock: lock}
-	st, err := store.Load()
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-	case err != nil:
-		lock.Unlock()
+	if s.state, err = load(); err == nil {
+		err = check(s.state)
+	}
+	if err != nil {
+		s.close()
 		return nil, err
-	default:
-		s.state = st
 	}
 	return s, nil
 }

@@ -103,6 +103,9 @@ func Decode(r io.Reader) (*Plan, error) {
 		FormatVersion *string `json:"format_version"`
 	}
 	if err := json.Unmarshal(data, &head); err != nil {
+		if truncated(err, data) {
+			return nil, &FormatError{Reason: "the file is truncated (its JSON ends early)"}
+		}
 		return nil, &FormatError{Reason: "not a plan (invalid JSON: " + jsonReason(err) + ")"}
 	}
 	if head.FormatVersion == nil {
@@ -124,6 +127,12 @@ func Decode(r io.Reader) (*Plan, error) {
 		return nil, &FormatError{Reason: err.Error()}
 	}
 	return &p, nil
+}
+
+// truncated reports a JSON error at the very end of the input.
+func truncated(err error, data []byte) bool {
+	var syn *json.SyntaxError
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &syn) && syn.Offset >= int64(len(bytes.TrimSpace(data)))
 }
 
 func jsonReason(err error) string {
