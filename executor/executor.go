@@ -222,12 +222,6 @@ func (e *Executor) stepContext(i int, op string) *StepContext {
 			}
 			return ""
 		},
-		finished: func(stepID string) time.Time {
-			if r := e.State.Step(stepID); r != nil && r.Status == statefile.StepDone {
-				return r.FinishedAt
-			}
-			return time.Time{}
-		},
 		record: func(key, value string) error {
 			e.State.Steps[i].Values[key] = value
 			return e.save()

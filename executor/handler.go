@@ -71,13 +71,12 @@ type StepContext struct {
 	// Op is "apply" or "revert".
 	Op string
 
-	values   map[string]string
-	lookup   func(stepID, key string) string
-	finished func(stepID string) time.Time
-	record   func(key, value string) error
-	hook     func(point string)
-	observe  func(Progress)
-	now      func() time.Time
+	values  map[string]string
+	lookup  func(stepID, key string) string
+	record  func(key, value string) error
+	hook    func(point string)
+	observe func(Progress)
+	now     func() time.Time
 }
 
 // RunTagKey is the tag every resource a run creates carries, valued with the
@@ -108,15 +107,6 @@ func (sc *StepContext) StepValue(stepID, key string) string {
 		return ""
 	}
 	return sc.lookup(stepID, key)
-}
-
-// StepFinished returns when another step of the run finished (zero when it
-// has not): the standby step's end is the moment the environment froze.
-func (sc *StepContext) StepFinished(stepID string) time.Time {
-	if sc.finished == nil {
-		return time.Time{}
-	}
-	return sc.finished(stepID)
 }
 
 // Record journals key=value durably before it returns. Handlers record what
@@ -171,12 +161,6 @@ func NewStepContext(p *plan.Plan, step plan.Step, op string, values map[string]s
 		values = map[string]string{}
 	}
 	return &StepContext{Plan: p, Step: step, Op: op, values: values}
-}
-
-// TestFinished sets how a StepContext learns when other steps finished;
-// for handler tests.
-func (sc *StepContext) TestFinished(finished func(stepID string) time.Time) {
-	sc.finished = finished
 }
 
 // TestHooks sets a StepContext's cross-step lookup, hook and progress

@@ -25,10 +25,15 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(testaws.Main(m)) }
 
-func stepContext(p *plan.Plan, s plan.Step, finished map[string]time.Time) *executor.StepContext {
+// stepContext gives the check the freeze times the standby steps recorded.
+func stepContext(p *plan.Plan, s plan.Step, frozen map[string]time.Time) *executor.StepContext {
 	sc := executor.NewStepContext(p, s, "apply", nil)
-	sc.TestHooks(nil, nil, nil)
-	sc.TestFinished(func(id string) time.Time { return finished[id] })
+	sc.TestHooks(func(id, key string) string {
+		if t, ok := frozen[id]; ok && key == "frozen_at" {
+			return t.UTC().Format(time.RFC3339)
+		}
+		return ""
+	}, nil, nil)
 	return sc
 }
 
@@ -140,7 +145,7 @@ func frozenHandler(cl *awsclient.Clients) *Frozen {
 
 func TestFrozenPassesWhenNothingMoved(t *testing.T) {
 	cl, p, s := frozenWorld(t)
-	freeze := map[string]time.Time{"group.standby.web": time.Now().Add(time.Second)}
+	freeze := map[string]time.Time{"group.standby.web": time.Now().Truncate(time.Second).Add(2 * time.Second)}
 	if err := frozenHandler(cl).Apply(context.Background(), stepContext(p, s, freeze)); err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +177,7 @@ func TestFrozenCatchesOutOfBandChanges(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			cl, p, s := frozenWorld(t)
-			freeze := map[string]time.Time{"group.standby.web": time.Now().Add(-2 * time.Second)}
+			freeze := map[string]time.Time{"group.standby.web": time.Now().Truncate(time.Second)}
 			tc.change(t, cl)
 			err := frozenHandler(cl).Apply(context.Background(), stepContext(p, s, freeze))
 			if err == nil || !strings.Contains(err.Error(), tc.want) {

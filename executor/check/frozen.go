@@ -39,8 +39,10 @@ type ObjectLister interface {
 // after the standby began. It is the last check before the gate, so what
 // users did during the window is caught while rollback is still possible.
 //
-// Object times come from S3 and the freeze time from this machine's clock;
-// a skew of more than a second can hide or invent a late write.
+// The freeze time is the standby step's frozen_at: a whole second after
+// which every write is late (S3 times objects to the second). It comes from
+// this machine's clock: a skew with S3's of more than a second can hide or
+// invent a late write.
 type Frozen struct {
 	Groups GroupReader
 	DBs    DBReader
@@ -70,7 +72,11 @@ func (f *Frozen) Apply(ctx context.Context, sc *executor.StepContext) error {
 	}
 	var freeze time.Time
 	for _, id := range list(sc.Param("standby_steps")) {
-		if t := sc.StepFinished(id); t.After(freeze) {
+		t, err := time.Parse(time.RFC3339, sc.StepValue(id, "frozen_at"))
+		if err != nil {
+			return fmt.Errorf("step %s recorded no freeze time (%s): resume the run so that it takes the group out of service again", id, sc.StepValue(id, "frozen_at"))
+		}
+		if t.After(freeze) {
 			freeze = t
 		}
 	}
@@ -167,7 +173,7 @@ func (f *Frozen) bucket(ctx context.Context, sc *executor.StepContext, name stri
 			return nil, fmt.Errorf("list %s: %w", name, err)
 		}
 		for _, o := range page.Contents {
-			if aws.ToTime(o.LastModified).After(freeze) {
+			if !aws.ToTime(o.LastModified).Before(freeze) {
 				n++
 				if len(late) < 5 {
 					late = append(late, aws.ToString(o.Key))

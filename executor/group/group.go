@@ -75,6 +75,9 @@ const (
 	KeySuspended = "suspended"  // processes suspended before envmig, sorted, comma-joined
 	KeyInstances = "instances"  // the InService instances moved to Standby, comma-joined
 	KeyStartedAt = "started_at" // RFC 3339 with nanoseconds; recorded last
+	// KeyFrozenAt is when the freeze holds from: the first whole second
+	// after every instance left service (RFC 3339).
+	KeyFrozenAt = "frozen_at"
 )
 
 // Record is the group as group.standby found it.

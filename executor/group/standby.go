@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
@@ -50,7 +51,29 @@ func (h *standby) Apply(ctx context.Context, sc *executor.StepContext) error {
 	if err := h.g.enterStandby(ctx, sc, name, rec); err != nil {
 		return err
 	}
-	return h.g.waitStandby(ctx, sc, name, rec)
+	if err := h.g.waitStandby(ctx, sc, name, rec); err != nil {
+		return err
+	}
+	return frozen(ctx, sc)
+}
+
+// frozen records KeyFrozenAt: the first whole second after every instance
+// left service. S3 times objects to the second, so an object modified at or
+// after that second was written after the freeze, and one written before it
+// is seen by the copies that follow this step: verify.frozen can tell the
+// two apart without ambiguity. The wait costs under a second of standby.
+func frozen(ctx context.Context, sc *executor.StepContext) error {
+	if sc.Value(KeyFrozenAt) != "" {
+		return nil
+	}
+	now := sc.Now()
+	at := now.Truncate(time.Second).Add(time.Second)
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(at.Sub(now)):
+	}
+	return sc.Record(KeyFrozenAt, at.UTC().Format(time.RFC3339))
 }
 
 // Revert puts the group back as recorded; nothing recorded means Apply never
