@@ -41,8 +41,10 @@ func outOfBandCases() map[string]outOfBand {
 					t.Fatal(err)
 				}
 			},
-			expect: func(w *clitest.World, after clitest.World) { w.Buckets[demo.LegacyAssets] = after.Buckets[demo.LegacyAssets] },
-			says:   "written-during-standby.txt",
+			expect: func(w *clitest.World, after clitest.World) {
+				w.Buckets[demo.LegacyAssets] = after.Buckets[demo.LegacyAssets]
+			},
+			says: "written-during-standby.txt",
 		},
 		"database modified": {
 			change: func(t *testing.T, cl *awsclient.Clients) {
@@ -51,8 +53,10 @@ func outOfBandCases() map[string]outOfBand {
 					t.Fatal(err)
 				}
 			},
-			expect: func(w *clitest.World, after clitest.World) { w.Databases[demo.Database] = after.Databases[demo.Database] },
-			says:   "instance_class was db.t3.medium, now db.t3.small",
+			expect: func(w *clitest.World, after clitest.World) {
+				w.Databases[demo.Database] = after.Databases[demo.Database]
+			},
+			says: "instance_class was db.t3.medium, now db.t3.small",
 		},
 		"instance back in service": {
 			change: func(t *testing.T, cl *awsclient.Clients) {

@@ -54,6 +54,11 @@ type Options struct {
 	// database takes hours). When it runs out the step fails resumably;
 	// AWS carries on, and resume waits again.
 	MaxWait time.Duration
+	// VisibleWithin is how long a resource that must exist (one this run
+	// created, or renamed) may stay invisible: RDS reads are eventually
+	// consistent, so NotFound right after a create is re-checked, 1 s, 2 s,
+	// 4 s ... apart, until then (default 1 minute).
+	VisibleWithin time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -68,6 +73,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxWait <= 0 {
 		o.MaxWait = 12 * time.Hour
+	}
+	if o.VisibleWithin <= 0 {
+		o.VisibleWithin = time.Minute
 	}
 	return o
 }
@@ -163,6 +171,43 @@ func (d *deps) already(ctx context.Context, id string, goneOK bool, states ...st
 		return goneOK
 	}
 	return slices.Contains(states, aws.ToString(inst.DBInstanceStatus))
+}
+
+// KeyCreateSent is recorded before a call that creates a snapshot or an
+// instance: from then on, the step's resource must exist, and NotFound is
+// re-checked before it is believed.
+const KeyCreateSent = "create_sent"
+
+// eventually observes something that must exist: while get finds nothing,
+// it looks again with a doubling delay until VisibleWithin has passed.
+func eventually[T any](ctx context.Context, d *deps, sc *executor.StepContext, what string, get func() (*T, error)) (*T, error) {
+	deadline := time.Now().Add(d.o.VisibleWithin)
+	delay := time.Second
+	for {
+		v, err := get()
+		if err != nil || v != nil || !time.Now().Before(deadline) {
+			return v, err
+		}
+		sc.Report(executor.Progress{Message: "waiting for " + what + " to become visible", Percent: -1})
+		t := time.NewTimer(min(delay, time.Until(deadline)))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+		delay *= 2
+	}
+}
+
+// expectInstance observes an instance that must exist.
+func (d *deps) expectInstance(ctx context.Context, sc *executor.StepContext, id string) (*types.DBInstance, error) {
+	return eventually(ctx, d, sc, "DB instance "+id, func() (*types.DBInstance, error) { return d.instance(ctx, id) })
+}
+
+// expectSnapshot observes a snapshot that must exist.
+func (d *deps) expectSnapshot(ctx context.Context, sc *executor.StepContext, id string) (*types.DBSnapshot, error) {
+	return eventually(ctx, d, sc, "DB snapshot "+id, func() (*types.DBSnapshot, error) { return d.snapshot(ctx, id) })
 }
 
 // snapshot observes a manual DB snapshot; nil when it does not exist.

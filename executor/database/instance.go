@@ -34,6 +34,9 @@ func (h *restore) Apply(ctx context.Context, sc *executor.StepContext) error {
 		return err
 	}
 	if inst == nil {
+		if err := sc.Record(KeyCreateSent, "true"); err != nil {
+			return err
+		}
 		_, err := h.d.c.RestoreDBInstanceFromDBSnapshot(ctx, in)
 		if errorCode(err) == codeInstanceAlreadyExists {
 			// A retried call whose first response was lost.
@@ -102,6 +105,9 @@ func (h *restore) Revert(ctx context.Context, sc *executor.StepContext) error {
 	}
 	id := p[0]
 	inst, err := h.d.instance(ctx, id)
+	if err == nil && inst == nil && sc.Value(KeyCreateSent) != "" {
+		inst, err = h.d.expectInstance(ctx, sc, id) // NotFound right after the create
+	}
 	if err != nil || inst == nil {
 		return err
 	}

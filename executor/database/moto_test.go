@@ -22,7 +22,7 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(testaws.Main(m)) }
 
-var fast = Options{MinDelay: time.Millisecond, MaxDelay: 2 * time.Millisecond, MaxWait: 10 * time.Second}
+var fast = Options{MinDelay: time.Millisecond, MaxDelay: 2 * time.Millisecond, MaxWait: 10 * time.Second, VisibleWithin: 20 * time.Millisecond}
 
 const (
 	orig    = "shop-prod-db"

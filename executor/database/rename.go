@@ -51,10 +51,18 @@ func (h *rename) Apply(ctx context.Context, sc *executor.StepContext) error {
 		if err := renamedByUs(sc, dst, from, to); err != nil {
 			return err
 		}
-	case src == nil:
-		if sc.Value(KeyRenamed) == "" {
+	case src == nil && sc.Value(KeyRenamed) == "":
+		// The source must exist; RDS may not show a fresh one yet.
+		if src, err = h.d.expectInstance(ctx, sc, from); err != nil {
+			return err
+		}
+		if src == nil {
 			return fmt.Errorf("rename DB instance %s to %s: neither exists", from, to)
 		}
+		if err := h.d.renameOnce(ctx, sc, src, to); err != nil {
+			return err
+		}
+	case src == nil:
 		// The rename is under way: neither name shows for a moment.
 	default:
 		if err := h.d.renameOnce(ctx, sc, src, to); err != nil {

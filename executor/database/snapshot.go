@@ -32,6 +32,9 @@ func (h *snapshot) Apply(ctx context.Context, sc *executor.StepContext) error {
 		return err
 	}
 	if s == nil {
+		if err := sc.Record(KeyCreateSent, "true"); err != nil {
+			return err
+		}
 		err := h.call(ctx, sc, id, src)
 		if errorCode(err) == codeSnapshotAlreadyExists {
 			// A retried call whose first response was lost: observe what
@@ -113,6 +116,12 @@ func (h *snapshot) Revert(ctx context.Context, sc *executor.StepContext) error {
 	id, _, err := h.params(sc)
 	if err != nil {
 		return err
+	}
+	if sc.Value(KeyCreateSent) != "" {
+		// The create was sent: a NotFound may be RDS not showing it yet.
+		if _, err := h.d.expectSnapshot(ctx, sc, id); err != nil {
+			return err
+		}
 	}
 	return h.d.deleteSnapshot(ctx, sc, id, sc.Lineage(), false)
 }

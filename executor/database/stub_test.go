@@ -202,7 +202,7 @@ func TestAWaitThatRunsOutOfTimeFailsResumably(t *testing.T) {
 	var log []string
 	c := newStub(&log)
 	c.insts[temp] = []*types.DBInstance{instAt(temp, "creating", nil)}
-	_, err := stubRun(t, c, Options{MinDelay: time.Millisecond, MaxDelay: time.Millisecond, MaxWait: 20 * time.Millisecond},
+	_, err := stubRun(t, c, Options{MinDelay: time.Millisecond, MaxDelay: time.Millisecond, MaxWait: 20 * time.Millisecond, VisibleWithin: 20 * time.Millisecond},
 		plan.DBRestore, map[string]string{"snapshot": snap, "identifier": temp}, &log)
 	if err == nil || !strings.Contains(err.Error(), "still creating") || !strings.Contains(err.Error(), "envmig resume") {
 		t.Errorf("apply = %v, want a timeout that points to resume", err)
@@ -365,5 +365,38 @@ func TestARetriedCallWhoseFirstAttemptWasAppliedCountsAsDone(t *testing.T) {
 				t.Errorf("accepted crash point after the call = %v, want %v: %v", accepted, tc.ok, log)
 			}
 		})
+	}
+}
+
+func (s *stubRDS) DeleteDBSnapshot(_ context.Context, in *rds.DeleteDBSnapshotInput, _ ...func(*rds.Options)) (*rds.DeleteDBSnapshotOutput, error) {
+	return &rds.DeleteDBSnapshotOutput{}, s.call("DeleteDBSnapshot", in)
+}
+
+// Found by the API fault suite: RDS reads are eventually consistent, and a
+// rollback that believed a NotFound right after the create left the
+// snapshot behind. A snapshot whose create was sent is looked for again.
+func TestRevertFindsASnapshotRDSDoesNotShowYet(t *testing.T) {
+	var log []string
+	c := newStub(&log)
+	// NotFound twice, then the snapshot; after the delete, gone.
+	c.snaps[snap] = []*types.DBSnapshot{nil, nil, snapAt("available", 100, ourTags), snapAt("available", 100, ourTags), nil}
+	p := &plan.Plan{Lineage: "run1", Steps: []plan.Step{{ID: "s", Action: plan.DBSnapshot, Params: map[string]string{"identifier": orig, "snapshot": snap}}}}
+	sc := executor.NewStepContext(p, p.Steps[0], "revert", map[string]string{KeyCreateSent: "true"})
+	o := Options{MinDelay: time.Millisecond, MaxDelay: time.Millisecond, MaxWait: time.Second, VisibleWithin: 5 * time.Second}
+	if err := Handlers(c, nil, o)[plan.DBSnapshot].Revert(context.Background(), sc); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(log, "call:DeleteDBSnapshot") {
+		t.Fatalf("the snapshot was not deleted: %v", log)
+	}
+	// Without the create sent, a NotFound is believed at once.
+	log = nil
+	c.snaps[snap] = []*types.DBSnapshot{nil, snapAt("available", 100, ourTags)}
+	sc = executor.NewStepContext(p, p.Steps[0], "revert", nil)
+	if err := Handlers(c, nil, o)[plan.DBSnapshot].Revert(context.Background(), sc); err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(log, "call:DeleteDBSnapshot") {
+		t.Fatalf("a snapshot never asked for was looked for: %v", log)
 	}
 }

@@ -46,7 +46,7 @@ func (h *verify) Apply(ctx context.Context, sc *executor.StepContext) error {
 		return err
 	}
 	id := p[0]
-	inst, err := h.d.instance(ctx, id)
+	inst, err := h.d.expectInstance(ctx, sc, id)
 	if err != nil {
 		return err
 	}

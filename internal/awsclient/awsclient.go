@@ -11,8 +11,12 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strconv"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
@@ -29,8 +33,39 @@ type Options struct {
 	// HTTPClient, when set, carries every request (fault injection,
 	// recording in tests).
 	HTTPClient aws.HTTPClient
-	// MaxAttempts overrides the SDK retryer's attempts (0 = SDK default).
+	// MaxAttempts overrides the attempts per call (0: AWS_MAX_ATTEMPTS, or
+	// DefaultMaxAttempts).
 	MaxAttempts int
+}
+
+// DefaultMaxAttempts is how many times envmig tries one AWS call: more than
+// the SDK's 3, because a migration makes hundreds of calls over hours and
+// must ride out throttling bursts and 5xx spells.
+const DefaultMaxAttempts = 10
+
+// Retryer is the SDK's standard retryer (exponential backoff with jitter,
+// retrying throttling, 5xx, resets and timeouts) with maxAttempts attempts
+// per call and without the client-side retry quota: the quota makes a
+// long-running client stop retrying after about a hundred retries in all,
+// which would fail a migration late for faults that are over. The backoff
+// is capped at 20 s, or ENVMIG_MAX_BACKOFF (a Go duration).
+func Retryer(maxAttempts int) aws.Retryer {
+	if maxAttempts <= 0 {
+		maxAttempts = DefaultMaxAttempts
+		if n, err := strconv.Atoi(os.Getenv("AWS_MAX_ATTEMPTS")); err == nil && n > 0 {
+			maxAttempts = n
+		}
+	}
+	backoff := retry.DefaultMaxBackoff
+	if d, err := time.ParseDuration(os.Getenv("ENVMIG_MAX_BACKOFF")); err == nil && d > 0 {
+		backoff = d
+	}
+	return retry.NewStandard(func(o *retry.StandardOptions) {
+		o.MaxAttempts = maxAttempts
+		o.MaxBackoff = backoff
+		o.Backoff = retry.NewExponentialJitterBackoff(backoff)
+		o.RateLimiter = ratelimit.None
+	})
 }
 
 // Clients are the service clients of one account and region.
@@ -56,9 +91,7 @@ func Load(ctx context.Context, o Options) (aws.Config, error) {
 	if o.HTTPClient != nil {
 		opts = append(opts, awsconfig.WithHTTPClient(o.HTTPClient))
 	}
-	if o.MaxAttempts > 0 {
-		opts = append(opts, awsconfig.WithRetryMaxAttempts(o.MaxAttempts))
-	}
+	opts = append(opts, awsconfig.WithRetryer(func() aws.Retryer { return Retryer(o.MaxAttempts) }))
 	cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		return aws.Config{}, fmt.Errorf("load AWS configuration: %w", err)
