@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/envmig/envmig/internal/report"
 	"io/fs"
 	"testing"
 	"time"
@@ -210,8 +211,8 @@ func checkRebooted(disk *memFS, acked uint64, want map[uint64]string) string {
 
 func TestJournalPowerLoss(t *testing.T) {
 	rep := enumerateCrashes(t, func(*memFS) {}, false)
-	t.Logf("suite J: 30 records, %d filesystem operations, %d crash points, %d states explored, %d failed to load",
-		rep.ops, rep.crashPoints, rep.explored, rep.failed)
+	report.Figures(t, "J", map[string]any{"records": 30, "filesystem operations": rep.ops, "crash points": rep.crashPoints,
+		"states explored": rep.explored, "states that fail to load": rep.failed})
 	if rep.failed != 0 {
 		t.Fatalf("%d of %d states fail; first: %s", rep.failed, rep.explored, rep.firstFailure)
 	}
@@ -235,6 +236,7 @@ func TestJournalPowerLossNegativeControls(t *testing.T) {
 				t.Fatalf("%d states explored and none failed: the suite cannot see a missing fsync", rep.explored)
 			}
 			t.Logf("found after %d states, as it must be: %s", rep.explored, rep.firstFailure)
+			report.Figures(t, "J-control", map[string]any{"control": name, "violation found": true, "states explored until found": rep.explored})
 		})
 	}
 }

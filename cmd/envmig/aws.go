@@ -4,7 +4,11 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/smithy-go/logging"
 
 	"github.com/envmig/envmig/config"
 	"github.com/envmig/envmig/internal/awsclient"
@@ -23,6 +27,12 @@ func (g *globals) awsFor(ctx context.Context, cfg *config.Config) (*awsclient.Cl
 	if err != nil {
 		return nil, err
 	}
+	if g.getenv("ENVMIG_LOG") == "debug" {
+		acfg.ClientLogMode = aws.LogRequest | aws.LogResponse | aws.LogRetries
+		acfg.Logger = logging.LoggerFunc(func(c logging.Classification, format string, v ...any) {
+			fmt.Fprintf(g.stderr, "debug: %s\n", g.redact(redactHeaders(fmt.Sprintf(format, v...))))
+		})
+	}
 	if path := g.getenv(traceEnv); path != "" {
 		f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 		if err != nil {
@@ -36,6 +46,23 @@ func (g *globals) awsFor(ctx context.Context, cfg *config.Config) (*awsclient.Cl
 		})
 	}
 	return awsclient.New(acfg), nil
+}
+
+// redactHeaders removes the credentials a request carries from a logged
+// request: its signature and session token.
+func redactHeaders(s string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		name, _, ok := strings.Cut(l, ":")
+		if !ok {
+			continue
+		}
+		switch strings.ToLower(strings.TrimSpace(name)) {
+		case "authorization", "x-amz-security-token":
+			lines[i] = name + ": (redacted)"
+		}
+	}
+	return strings.Join(lines, "\n")
 }
 
 // reader is the live reader over cl.

@@ -77,7 +77,9 @@ func runApply(ctx context.Context, g *globals, o applyOptions) error {
 		fmt.Fprintf(g.stdout, "No changes. Environment %q matches the spec; nothing to apply.\n", p.Environment)
 		return nil
 	}
-	fresh := o.planFile == "" // a plan made just now is current
+	// A saved plan is checked against live AWS before the lock is taken (a
+	// stale plan changes nothing) and again under it (AWS may have changed
+	// while -lock-timeout waited).
 	check := func(st *statefile.State) error {
 		if err := unfinished(st); err != nil {
 			return err
@@ -85,11 +87,8 @@ func runApply(ctx context.Context, g *globals, o applyOptions) error {
 		if st != nil && (st.Applied(p.Digest) || st.Lineage == p.Lineage) {
 			return fmt.Errorf("this plan (run %s) was already applied or rolled back; make a new plan", p.Lineage)
 		}
-		if !fresh {
-			if err := g.checkFresh(ctx, cl, p); err != nil {
-				return err
-			}
-			fresh = true
+		if o.planFile != "" {
+			return g.checkFresh(ctx, cl, p)
 		}
 		return nil
 	}

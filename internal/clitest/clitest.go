@@ -13,7 +13,6 @@ package clitest
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -26,6 +25,7 @@ import (
 
 	"github.com/envmig/envmig/internal/awsclient"
 	"github.com/envmig/envmig/internal/iampolicy"
+	"github.com/envmig/envmig/internal/report"
 )
 
 // Binaries are the builds a test package uses.
@@ -225,29 +225,8 @@ func ActionsSeen() int {
 	return len(actions)
 }
 
-// Full reports whether the reliability suites run at full size
-// (ENVMIG_RELIABILITY=full, `make reliability`) rather than the CI sample.
-func Full() bool { return os.Getenv("ENVMIG_RELIABILITY") == "full" }
+// Full reports whether the reliability suites run at full size.
+func Full() bool { return report.Full() }
 
-// Report logs a suite's figures and, when ENVMIG_RELIABILITY_REPORT names a
-// file, appends them to it as one JSON line; docs/RELIABILITY.md is made
-// from those lines.
-func Report(t testing.TB, suite string, figures map[string]any) {
-	t.Helper()
-	line := map[string]any{"suite": suite, "full": Full(), "figures": figures}
-	b, err := json.Marshal(line)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("figures: %s", b)
-	path := os.Getenv("ENVMIG_RELIABILITY_REPORT")
-	if path == "" {
-		return
-	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	fmt.Fprintf(f, "%s\n", b)
-}
+// Report logs a suite's figures for docs/RELIABILITY.md.
+func Report(t testing.TB, suite string, figures map[string]any) { report.Figures(t, suite, figures) }
