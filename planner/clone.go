@@ -40,7 +40,7 @@ func CloneRequest(cfg *config.Config, env *config.Environment, stack map[string]
 		req.Databases = append(req.Databases, d.id, cloneDBName(d.id, name))
 	}
 	for _, b := range t.buckets {
-		req.Buckets = append(req.Buckets, b.name, cloneBucketName(b.name, name))
+		req.Buckets = append(req.Buckets, b.source, cloneBucketName(b.source, name))
 	}
 	req.Databases, req.Buckets = uniq(req.Databases), uniq(req.Buckets)
 	return req
@@ -96,12 +96,15 @@ func Clone(cfg *config.Config, env *config.Environment, obs *live.Observed, name
 			Changes: []plan.Change{{Attribute: "clone_of", Before: "(none)", After: d.id}}})
 	}
 	for _, bt := range t.buckets {
-		l := obs.Buckets[bt.name]
-		p.Observations = append(p.Observations, bucketObservation(bt.address, bt.name, l))
-		target := cloneBucketName(bt.name, name)
+		// A bucket whose objects have not moved yet is cloned from where
+		// they are.
+		origin := bt.source
+		l := obs.Buckets[origin]
+		p.Observations = append(p.Observations, bucketObservation(bt.address, origin, l))
+		target := cloneBucketName(origin, name)
 		p.Observations = append(p.Observations, presence(bt.address+auxClone, plan.KindBucket, target, bucketOwner(obs.Buckets[target])))
 		if l == nil || !l.Exists {
-			a.errorf("EM103", bt.address, fmt.Sprintf("bucket %s does not exist", bt.name), "There is nothing to clone.", "Check the bucket name, the account and the region.")
+			a.errorf("EM103", bt.address, fmt.Sprintf("bucket %s does not exist", origin), "There is nothing to clone.", "Check the bucket name, the account and the region.")
 			continue
 		}
 		if len(target) > 63 {
@@ -111,14 +114,14 @@ func Clone(cfg *config.Config, env *config.Environment, obs *live.Observed, name
 			a.errorf("EM122", bt.address, fmt.Sprintf("bucket %s already exists", target), "A clone never overwrites anything.", "Choose another clone name, or delete the old clone.")
 		}
 		tags := userTags(l.Tags)
-		tags[CloneTagKey] = bt.name
+		tags[CloneTagKey] = origin
 		bp := bucketPlan{t: bucketTarget{cfg: bt.cfg, address: bt.address, name: target}, src: l, tags: tags,
 			versioning: strconv.FormatBool(l.Versioning == "Enabled")}
 		b.createBucket(plan.PhasePrepare, bp, target, l.Region, "Create")
-		b.copyBucket(plan.PhasePrepare, bp, bt.name, target, "precopy")
-		b.verifyBucket(plan.PhasePrepare, bp, bt.name, target, "clone")
+		b.copyBucket(plan.PhasePrepare, bp, origin, target, "precopy")
+		b.verifyBucket(plan.PhasePrepare, bp, origin, target, "clone")
 		p.Resources = append(p.Resources, plan.Resource{Address: bt.address, Kind: plan.KindBucket, Name: bt.cfg.Name, ID: target, Action: plan.ActionCreate,
-			Changes: []plan.Change{{Attribute: "clone_of", Before: "(none)", After: bt.name}}})
+			Changes: []plan.Change{{Attribute: "clone_of", Before: "(none)", After: origin}}})
 	}
 	for _, d := range t.dbs {
 		if l := obs.Databases[d.id]; l != nil && l.Exists {

@@ -66,7 +66,12 @@ func restoreInput(sc *executor.StepContext) (*rds.RestoreDBInstanceFromDBSnapsho
 	if err != nil {
 		return nil, err
 	}
-	tags := userTags(sc.Step.Tags)
+	// The step's tags: the user's, and envmig's own the plan adds
+	// (envmig:clone-of); then the run's.
+	tags := maps.Clone(sc.Step.Tags)
+	if tags == nil {
+		tags = map[string]string{}
+	}
 	maps.Copy(tags, runTags(sc))
 	in := &rds.RestoreDBInstanceFromDBSnapshotInput{
 		DBSnapshotIdentifier: aws.String(p[0]),
