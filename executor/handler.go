@@ -44,6 +44,9 @@ type Progress struct {
 	// Objects and Bytes done, and their totals when known.
 	Objects, ObjectsTotal int64
 	Bytes, BytesTotal     int64
+	// Line, when set, is a line of output to show at once (a check's
+	// output, a notice); the rest of the Progress is then ignored.
+	Line string
 }
 
 // Hook points: where the executor (and handlers, through StepContext) call

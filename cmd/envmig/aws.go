@@ -27,6 +27,9 @@ func (g *globals) awsFor(ctx context.Context, cfg *config.Config) (*awsclient.Cl
 	if err != nil {
 		return nil, err
 	}
+	// The SDK's own warnings (a response body left unread on a closed
+	// connection) are noise in a run's output: only debug logging shows them.
+	acfg.Logger = logging.Nop{}
 	if g.getenv("ENVMIG_LOG") == "debug" {
 		acfg.ClientLogMode = aws.LogRequest | aws.LogResponse | aws.LogRetries
 		acfg.Logger = logging.LoggerFunc(func(c logging.Classification, format string, v ...any) {

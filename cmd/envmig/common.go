@@ -42,8 +42,7 @@ func (g *globals) style() view.Style {
 	if g.noColor || g.getenv("NO_COLOR") != "" {
 		return view.Style{}
 	}
-	f, ok := g.stdout.(*os.File)
-	return view.Style{Color: ok && term.IsTerminal(int(f.Fd()))}
+	return view.Style{Color: g.terminal()}
 }
 
 func (g *globals) getenv(key string) string {
@@ -54,6 +53,13 @@ func (g *globals) getenv(key string) string {
 		}
 	}
 	return ""
+}
+
+// terminal reports whether stdout is a terminal (progress bars) rather than
+// a log.
+func (g *globals) terminal() bool {
+	f, ok := g.stdout.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // interactive reports whether confirmations can be asked: stdin and stdout

@@ -37,7 +37,7 @@ func (g *globals) gate(cl *awsclient.Clients, autoApprove bool) executor.Handler
 			return err
 		}
 		if autoApprove {
-			fmt.Fprintf(g.stdout, "    crossing the point of no return (-auto-approve)\n")
+			sc.Report(executor.Progress{Line: "crossing the point of no return (-auto-approve)"})
 			return nil
 		}
 		env := sc.Param("environment")

@@ -151,12 +151,17 @@ func (s *session) execute(ctx context.Context, cl *awsclient.Clients, autoApprov
 			}
 		}
 	}()
-	rep := &view.Reporter{W: g.stdout, Style: g.style(), CI: g.ciDialect(), Plan: p, Redact: g.redact, Heartbeat: g.heartbeat()}
+	var obs executor.Observer = &view.Reporter{W: g.stdout, Style: g.style(), CI: g.ciDialect(), Plan: p, Redact: g.redact, Heartbeat: g.heartbeat()}
+	if g.terminal() && g.ciDialect() == view.CINone {
+		live := &view.Live{W: g.stdout, Style: g.style(), Plan: p, Redact: g.redact}
+		defer live.Close()
+		obs = live
+	}
 	e := &executor.Executor{
 		State:    s.state,
 		Store:    s.store,
 		Handlers: g.handlers(cl, p, autoApprove),
-		Observer: rep,
+		Observer: obs,
 		Stop:     stop,
 	}
 	switch mode {

@@ -103,7 +103,7 @@ func (c *Command) Apply(ctx context.Context, sc *executor.StepContext) error {
 		defer close(done)
 		s := bufio.NewScanner(pr)
 		for s.Scan() {
-			sc.Report(executor.Progress{Message: "| " + s.Text(), Percent: -1})
+			sc.Report(executor.Progress{Line: "| " + s.Text()})
 		}
 	}()
 	err := cmd.Wait()

@@ -70,7 +70,7 @@ func TestCommandCheckSeesTheCloneAndItsOutputIsNotInTheError(t *testing.T) {
 	run := func(script string) error {
 		s := plan.Step{ID: "verify.command.x", Params: map[string]string{"run": script, "env.ENVMIG_DATABASE_MAIN": "shop-prod-db-envmig"}}
 		sc := stepContext(&plan.Plan{}, s, nil)
-		sc.TestHooks(nil, nil, func(p executor.Progress) { lines = append(lines, p.Message) })
+		sc.TestHooks(nil, nil, func(p executor.Progress) { lines = append(lines, p.Line) })
 		return (&Command{}).Apply(context.Background(), sc)
 	}
 	if err := run(`test "$ENVMIG_DATABASE_MAIN" = shop-prod-db-envmig && echo checked`); err != nil {

@@ -102,13 +102,13 @@ func (r *Reporter) counter(id string) string {
 	return "[-]"
 }
 
-// StepProgress records the latest progress; command output ("| ...") is
-// printed at once, everything else by the heartbeat.
+// StepProgress records the latest progress; a Line is printed at once,
+// everything else by the heartbeat.
 func (r *Reporter) StepProgress(s plan.Step, p executor.Progress) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if strings.HasPrefix(p.Message, "| ") {
-		r.printf("    %s\n", p.Message)
+	if p.Line != "" {
+		r.printf("    %s\n", p.Line)
 		return
 	}
 	r.last = p
