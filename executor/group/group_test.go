@@ -243,6 +243,12 @@ func TestStandbyThenResumeRestoresTheGroupExactly(t *testing.T) {
 	if rec.Min != 2 || rec.Max != 6 || rec.Desired != 3 || !slices.Equal(rec.Suspended, []string{"AZRebalance"}) || len(rec.Instances) != 3 || rec.StartedAt.IsZero() {
 		t.Fatalf("record = %+v", rec)
 	}
+	// Found by the out-of-band suite: S3 times objects to the second, so
+	// the freeze starts on the first whole second after the standby.
+	frozenAt, err := time.Parse(time.RFC3339, r.values[standbyID][KeyFrozenAt])
+	if err != nil || !frozenAt.After(rec.StartedAt) || !frozenAt.Equal(frozenAt.Truncate(time.Second)) {
+		t.Fatalf("frozen_at %q (started %s): want the first whole second after the standby (%v)", r.values[standbyID][KeyFrozenAt], rec.StartedAt, err)
+	}
 	recorded := maps.Clone(r.values[standbyID])
 
 	n := f.mutating()
