@@ -55,14 +55,14 @@ type fixtures struct {
 func makeFixtures(t *testing.T) *fixtures {
 	t.Helper()
 	clitest.SeedShop(t)
-	done := clitest.New(t, bins.Envmig, clitest.ShopSpec("rename-swap"))
+	done := clitest.New(t, clitest.Bins.Envmig, clitest.ShopSpec("rename-swap"))
 	done.Must(2, "plan", "-detailed-exitcode", "-out", validPlan)
 	applied, _ := os.ReadFile(filepath.Join(done.Dir, validPlan))
 	done.Must(0, "apply", "-auto-approve", validPlan)
 	done.Calls()
 	// A fresh world for the cases, and a fresh plan for it.
 	clitest.SeedShop(t)
-	fresh := clitest.New(t, bins.Envmig, clitest.ShopSpec("rename-swap"))
+	fresh := clitest.New(t, clitest.Bins.Envmig, clitest.ShopSpec("rename-swap"))
 	fresh.Must(2, "plan", "-detailed-exitcode", "-out", validPlan)
 	fresh.Calls()
 	p, _ := os.ReadFile(filepath.Join(fresh.Dir, validPlan))
@@ -288,7 +288,7 @@ func TestBadInputSuite(t *testing.T) {
 			case "-":
 				spec = ""
 			}
-			c := clitest.New(t, bins.Envmig, spec)
+			c := clitest.New(t, clitest.Bins.Envmig, spec)
 			if tc.setup != nil {
 				tc.setup(t, c)
 			}

@@ -66,7 +66,7 @@ func readPlan(t *testing.T, path string) *plan.Plan {
 
 func TestCrashSuite(t *testing.T) {
 	clitest.SeedShop(t)
-	probe := clitest.New(t, bins.Envmig, clitest.ShopSpec("rename-swap"))
+	probe := clitest.New(t, clitest.Bins.Envmig, clitest.ShopSpec("rename-swap"))
 	probe.Must(2, "plan", "-detailed-exitcode", "-out", "plan.json")
 	cases := crashCases(readPlan(t, filepath.Join(probe.Dir, "plan.json")))
 	var recovered, killed, notReached, failed int
@@ -104,12 +104,12 @@ func TestCrashSuite(t *testing.T) {
 func crashThenRecover(t *testing.T, tc crashCase, recovery string) bool {
 	cl := clitest.SeedShop(t)
 	before := clitest.Observe(t, cl)
-	c := clitest.New(t, bins.Envmig, clitest.ShopSpec("rename-swap"))
+	c := clitest.New(t, clitest.Bins.Envmig, clitest.ShopSpec("rename-swap"))
 	c.Must(2, "plan", "-detailed-exitcode", "-out", "plan.json")
-	c.Bin = bins.Crash
+	c.Bin = clitest.Bins.Crash
 	c.Env = []string{executor.CrashEnv + "=apply:" + tc.step + ":" + tc.point}
 	r := c.Run("apply", "-auto-approve", "plan.json")
-	c.Bin, c.Env = bins.Envmig, nil
+	c.Bin, c.Env = clitest.Bins.Envmig, nil
 	if !r.Killed {
 		if r.Code != 0 {
 			t.Fatalf("apply without a crash failed:\n%s", r)

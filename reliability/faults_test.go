@@ -81,7 +81,7 @@ func TestFaultSuite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := clitest.New(t, bins.Envmig, clitest.ShopSpec("rename-swap"))
+	c := clitest.New(t, clitest.Bins.Envmig, clitest.ShopSpec("rename-swap"))
 	c.Env = []string{"AWS_ENDPOINT_URL=" + base.URL, "ENVMIG_MAX_BACKOFF=100ms"}
 	start := time.Now()
 	if converge(t, c, 1) != 1 {
@@ -104,7 +104,7 @@ func TestFaultSuite(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer px.Close()
-			c := clitest.New(t, bins.Envmig, clitest.ShopSpec("rename-swap"))
+			c := clitest.New(t, clitest.Bins.Envmig, clitest.ShopSpec("rename-swap"))
 			c.Env = []string{"AWS_ENDPOINT_URL=" + px.URL, "ENVMIG_MAX_BACKOFF=100ms"}
 			start := time.Now()
 			n := converge(t, c, 15)
@@ -153,7 +153,7 @@ func TestPermanentErrorsEndClearlyAndResumably(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer px.Close()
-			c := clitest.New(t, bins.Envmig, clitest.ShopSpec("rename-swap"))
+			c := clitest.New(t, clitest.Bins.Envmig, clitest.ShopSpec("rename-swap"))
 			c.Env = []string{"AWS_ENDPOINT_URL=" + px.URL}
 			c.Must(0, "plan", "-out", "plan.json")
 			r := c.Must(1, "apply", "-auto-approve", "plan.json")

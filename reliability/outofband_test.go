@@ -82,14 +82,14 @@ func TestOutOfBandSuite(t *testing.T) {
 		if t.Run(name, func(t *testing.T) {
 			cl := clitest.SeedShop(t)
 			before := clitest.Observe(t, cl)
-			c := clitest.New(t, bins.Envmig, clitest.ShopSpec("rename-swap"))
+			c := clitest.New(t, clitest.Bins.Envmig, clitest.ShopSpec("rename-swap"))
 			c.Must(2, "plan", "-detailed-exitcode", "-out", "plan.json")
-			c.Bin = bins.Crash
+			c.Bin = clitest.Bins.Crash
 			c.Env = []string{executor.CrashEnv + "=apply:verify.frozen:before-intent"}
 			if r := c.Run("apply", "-auto-approve", "plan.json"); !r.Killed {
 				t.Fatalf("the run was not stopped in the standby window:\n%s", r)
 			}
-			c.Bin, c.Env = bins.Envmig, nil
+			c.Bin, c.Env = clitest.Bins.Envmig, nil
 			tc.change(t, cl)
 			r := c.Must(1, "resume", "-auto-approve")
 			if !strings.Contains(r.Stderr, "changed during the standby") || !strings.Contains(r.Stderr, tc.says) {

@@ -20,7 +20,7 @@ import (
 func TestConcurrencySuite(t *testing.T) {
 	figures := map[string]any{}
 	cl := clitest.SeedShop(t)
-	c := clitest.New(t, bins.Envmig, clitest.ShopSpec("rename-swap"))
+	c := clitest.New(t, clitest.Bins.Envmig, clitest.ShopSpec("rename-swap"))
 	c.Must(2, "plan", "-detailed-exitcode", "-out", "plan.json")
 
 	// A second apply while another process holds the lock: refused at once,
@@ -57,12 +57,12 @@ func TestConcurrencySuite(t *testing.T) {
 	// A holder killed with SIGKILL leaves its lock: the next run takes it
 	// over by itself.
 	c.Must(2, "plan", "-detailed-exitcode", "-out", "plan.json")
-	c.Bin = bins.Crash
+	c.Bin = clitest.Bins.Crash
 	c.Env = []string{executor.CrashEnv + "=apply:db.snapshot.main:waiting"}
 	if r := c.Run("apply", "-auto-approve", "plan.json"); !r.Killed {
 		t.Fatalf("not killed:\n%s", r)
 	}
-	c.Bin, c.Env = bins.Envmig, nil
+	c.Bin, c.Env = clitest.Bins.Envmig, nil
 	r = c.Must(0, "rollback", "-auto-approve")
 	if !strings.Contains(r.Stderr, "Took over the lock") {
 		t.Fatalf("the dead holder's lock was not taken over:\n%s", r)
@@ -84,7 +84,7 @@ func TestSecuritySuite(t *testing.T) {
 
 	check("wrong account refused", func(t *testing.T) {
 		clitest.SeedShop(t)
-		c := clitest.New(t, bins.Envmig, strings.Replace(clitest.ShopSpec("rename-swap"), `"123456789012"`, `"111111111111"`, 1))
+		c := clitest.New(t, clitest.Bins.Envmig, strings.Replace(clitest.ShopSpec("rename-swap"), `"123456789012"`, `"111111111111"`, 1))
 		r := c.Must(1, "plan")
 		if !strings.Contains(r.Stderr, "123456789012 is not in allowed_account_ids") {
 			t.Fatalf("%s", r)
@@ -95,7 +95,7 @@ func TestSecuritySuite(t *testing.T) {
 	})
 	check("identity unreadable: fail closed", func(t *testing.T) {
 		clitest.SeedShop(t)
-		c := clitest.New(t, bins.Envmig, clitest.ShopSpec("rename-swap"))
+		c := clitest.New(t, clitest.Bins.Envmig, clitest.ShopSpec("rename-swap"))
 		c.Env = []string{"AWS_ENDPOINT_URL_STS=http://127.0.0.1:1", "AWS_MAX_ATTEMPTS=1"}
 		r := c.Must(1, "plan")
 		if !strings.Contains(r.Stderr, "refuses") && !strings.Contains(r.Stderr, "refusing") {
@@ -105,7 +105,7 @@ func TestSecuritySuite(t *testing.T) {
 	})
 	check("region mismatch refused", func(t *testing.T) {
 		clitest.SeedShop(t)
-		c := clitest.New(t, bins.Envmig, clitest.ShopSpec("rename-swap"))
+		c := clitest.New(t, clitest.Bins.Envmig, clitest.ShopSpec("rename-swap"))
 		c.Must(0, "plan", "-out", "plan.json")
 		os.Remove(filepath.Join(c.Dir, "main.envmig.hcl"))
 		c.Env = []string{"AWS_REGION=eu-west-1"}
@@ -119,7 +119,7 @@ func TestSecuritySuite(t *testing.T) {
 	})
 	check("non-TTY apply without -auto-approve refused", func(t *testing.T) {
 		clitest.SeedShop(t)
-		c := clitest.New(t, bins.Envmig, clitest.ShopSpec("rename-swap"))
+		c := clitest.New(t, clitest.Bins.Envmig, clitest.ShopSpec("rename-swap"))
 		c.Must(5, "apply")
 		c.Calls()
 	})
@@ -128,17 +128,17 @@ func TestSecuritySuite(t *testing.T) {
 		const sensitive = "Sensitive-Var-Canary-7c6b5a"
 		clitest.SeedShop(t)
 		spec := "variable \"token\" {\n  default   = \"" + sensitive + "\"\n  sensitive = true\n}\n\nlocals {\n  token_upper = upper(var.token)\n}\n\n" + clitest.ShopSpec("rename-swap")
-		c := clitest.New(t, bins.Envmig, spec)
+		c := clitest.New(t, clitest.Bins.Envmig, spec)
 		// The spec itself holds the sensitive default: keep it out of the
 		// directory that is searched.
 		specDir := c.Dir
 		c.Env = []string{"AWS_SECRET_ACCESS_KEY=" + awsSecret, "ENVMIG_LOG=debug"}
 		var rs []clitest.Result
 		rs = append(rs, c.Must(2, "plan", "-detailed-exitcode", "-out", "plan.json"))
-		c.Bin = bins.Crash
+		c.Bin = clitest.Bins.Crash
 		c.Env = append(c.Env, executor.CrashEnv+"=apply:db.restore.main:accepted")
 		rs = append(rs, c.Run("apply", "-auto-approve", "plan.json"))
-		c.Bin = bins.Envmig
+		c.Bin = clitest.Bins.Envmig
 		c.Env = c.Env[:2]
 		rs = append(rs, c.Must(0, "status"), c.Must(0, "resume", "-auto-approve"), c.Must(0, "show", "-json", "plan.json"))
 		if !strings.Contains(rs[0].Stderr, "debug: ") {
@@ -153,7 +153,7 @@ func TestSecuritySuite(t *testing.T) {
 		clitest.SeedShop(t)
 		old := syscall.Umask(0)
 		defer syscall.Umask(old)
-		c := clitest.New(t, bins.Envmig, clitest.ShopSpec("rename-swap"))
+		c := clitest.New(t, clitest.Bins.Envmig, clitest.ShopSpec("rename-swap"))
 		c.Must(2, "plan", "-detailed-exitcode", "-out", "plan.json")
 		c.Must(0, "apply", "-auto-approve", "plan.json")
 		bad := 0

@@ -1,32 +1,15 @@
 package main
 
 import (
-	"fmt"
 	"os"
 	"testing"
 
 	"github.com/envmig/envmig/internal/clitest"
-	"github.com/envmig/envmig/internal/testaws"
 )
 
 // The end-to-end tests drive the built binary through the command line,
 // against moto, as a user would (internal/clitest).
 
-var bins *clitest.Binaries
+func TestMain(m *testing.M) { os.Exit(clitest.Main(m)) }
 
-func TestMain(m *testing.M) {
-	var err error
-	if bins, err = clitest.Build(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := testaws.Main(m)
-	if missing := clitest.PolicyMissing(); len(missing) > 0 && code == 0 {
-		fmt.Fprintf(os.Stderr, "FAIL: envmig iam-policy misses actions the tests needed: %v\n", missing)
-		code = 1
-	}
-	bins.Remove()
-	os.Exit(code)
-}
-
-func newCLI(t *testing.T, spec string) *clitest.CLI { return clitest.New(t, bins.Envmig, spec) }
+func newCLI(t *testing.T, spec string) *clitest.CLI { return clitest.New(t, clitest.Bins.Envmig, spec) }

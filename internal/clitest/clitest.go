@@ -26,6 +26,7 @@ import (
 	"github.com/envmig/envmig/internal/awsclient"
 	"github.com/envmig/envmig/internal/iampolicy"
 	"github.com/envmig/envmig/internal/report"
+	"github.com/envmig/envmig/internal/testaws"
 )
 
 // Binaries are the builds a test package uses.
@@ -38,7 +39,7 @@ type Binaries struct {
 // Build compiles ./cmd/envmig twice (release and crashtest) into a
 // temporary directory.
 func Build() (*Binaries, error) {
-	root, err := moduleRoot()
+	root, err := testaws.ModuleRoot()
 	if err != nil {
 		return nil, err
 	}
@@ -62,21 +63,25 @@ func Build() (*Binaries, error) {
 // Remove deletes the builds.
 func (b *Binaries) Remove() { os.RemoveAll(b.dir) }
 
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
+// Bins are the builds Main made.
+var Bins *Binaries
+
+// Main is a TestMain for packages that drive the binary: it builds it, runs
+// the tests against the emulator, fails the package when envmig's IAM
+// policy misses an action the tests needed, and removes the builds.
+func Main(m *testing.M) int {
+	var err error
+	if Bins, err = Build(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory")
-		}
-		dir = parent
+	defer Bins.Remove()
+	code := testaws.Main(m)
+	if missing := PolicyMissing(); len(missing) > 0 && code == 0 {
+		fmt.Fprintf(os.Stderr, "FAIL: envmig iam-policy misses actions the tests needed: %v\n", missing)
+		code = 1
 	}
+	return code
 }
 
 // Result is one run of the binary.

@@ -213,7 +213,7 @@ func python() string {
 	if p := os.Getenv("ENVMIG_PYTHON"); p != "" {
 		return p
 	}
-	if root, err := moduleRoot(); err == nil {
+	if root, err := ModuleRoot(); err == nil {
 		venv := filepath.Join(root, ".venv", "bin", "python")
 		if _, err := os.Stat(venv); err == nil {
 			return venv
@@ -222,7 +222,8 @@ func python() string {
 	return "python3"
 }
 
-func moduleRoot() (string, error) {
+// ModuleRoot is the directory of the go.mod above the working directory.
+func ModuleRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", err
