@@ -26,6 +26,16 @@ type Options struct {
 	PreserveEncryption bool
 	// ReportEvery is how often a copy reports progress (default 1s).
 	ReportEvery time.Duration
+	// VisibleWithin is how long a bucket whose create was sent may stay
+	// invisible before a NotFound is believed (default 1 minute).
+	VisibleWithin time.Duration
+}
+
+func (o Options) visibleWithin() time.Duration {
+	if o.VisibleWithin > 0 {
+		return o.VisibleWithin
+	}
+	return time.Minute
 }
 
 // Clients returns the S3 client for a region ("" = the run's default).
@@ -216,14 +226,17 @@ func (h *CreateHandler) Revert(ctx context.Context, sc *executor.StepContext) er
 	}
 	c := h.clients(region)
 	ok, err := exists(ctx, c, name)
+	if err == nil && !ok && sc.Value("create_sent") == "true" && sc.Value("revert_deleted_objects") == "" {
+		// S3 may not show a bucket right after its create.
+		ok, err = executor.Eventually(ctx, sc, h.opts.visibleWithin(), "bucket "+name, func() (bool, error) { return exists(ctx, c, name) })
+	}
 	if err != nil || !ok {
 		return err
 	}
-	tags, err := bucketTags(ctx, c, name)
-	if err != nil {
-		return err
-	}
-	if tags[executor.RunTagKey] != sc.Lineage() {
+	// The bucket is this run's when it carries the run's tag, or when this
+	// step sent its create and it is still untagged and empty (a crash
+	// between the create and the tagging): the rule Apply adopts by.
+	if h.adoptable(ctx, sc, c, name) != nil {
 		return nil // not this run's: never touched
 	}
 	n, err := deleteBucket(ctx, c, name)

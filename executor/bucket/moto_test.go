@@ -5,6 +5,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -159,7 +160,7 @@ func testPlan() *plan.Plan {
 func handlers(t *testing.T) (map[plan.StepAction]executor.Handler, *s3.Client) {
 	cfg := testaws.Config(t, nil)
 	c := awsclient.NewS3(cfg, "")
-	return Handlers(func(string) S3API { return c }, Options{Concurrency: 8}), c
+	return Handlers(func(string) S3API { return c }, Options{Concurrency: 8, VisibleWithin: 50 * time.Millisecond}), c
 }
 
 func TestMotoBucketCreateAdoptsOnlyItsOwn(t *testing.T) {
@@ -285,5 +286,29 @@ func TestMotoCopyVerifyDeleteHandlers(t *testing.T) {
 	}
 	if ok, _ := exists(ctx, c, "orig"); ok {
 		t.Error("BucketDelete left the bucket")
+	}
+}
+
+// Found by the crash suite: killed after CreateBucket was accepted and
+// before the bucket was tagged, a run left an empty untagged bucket behind
+// on rollback. Revert deletes what Apply would adopt: its own tag, or sent
+// create + untagged + empty.
+func TestMotoRevertRemovesTheBucketCreatedBeforeItWasTagged(t *testing.T) {
+	testaws.Reset(t)
+	hs, c := handlers(t)
+	ctx := context.Background()
+	step := plan.Step{ID: "bucket.create.u", Action: plan.BucketCreate, Params: map[string]string{"bucket": "half-made", "region": testaws.Region}}
+	mkBucket(t, c, "half-made") // created, never tagged
+	if err := hs[plan.BucketCreate].Revert(ctx, executor.NewStepContext(testPlan(), step, "revert", nil)); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := exists(ctx, c, "half-made"); !ok {
+		t.Fatal("an untagged bucket whose create this step never sent was deleted")
+	}
+	if err := hs[plan.BucketCreate].Revert(ctx, executor.NewStepContext(testPlan(), step, "revert", map[string]string{"create_sent": "true"})); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := exists(ctx, c, "half-made"); ok {
+		t.Fatal("the bucket the step created before it could tag it was left behind")
 	}
 }

@@ -178,26 +178,15 @@ func (d *deps) already(ctx context.Context, id string, goneOK bool, states ...st
 // re-checked before it is believed.
 const KeyCreateSent = "create_sent"
 
-// eventually observes something that must exist: while get finds nothing,
-// it looks again with a doubling delay until VisibleWithin has passed.
+// eventually observes something that must exist (executor.Eventually).
 func eventually[T any](ctx context.Context, d *deps, sc *executor.StepContext, what string, get func() (*T, error)) (*T, error) {
-	deadline := time.Now().Add(d.o.VisibleWithin)
-	delay := time.Second
-	for {
-		v, err := get()
-		if err != nil || v != nil || !time.Now().Before(deadline) {
-			return v, err
-		}
-		sc.Report(executor.Progress{Message: "waiting for " + what + " to become visible", Percent: -1})
-		t := time.NewTimer(min(delay, time.Until(deadline)))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, ctx.Err()
-		case <-t.C:
-		}
-		delay *= 2
-	}
+	var v *T
+	_, err := executor.Eventually(ctx, sc, d.o.VisibleWithin, what, func() (bool, error) {
+		var err error
+		v, err = get()
+		return v != nil, err
+	})
+	return v, err
 }
 
 // expectInstance observes an instance that must exist.

@@ -10,6 +10,7 @@ package awsclient
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"strconv"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
@@ -68,6 +70,20 @@ func Retryer(maxAttempts int) aws.Retryer {
 	})
 }
 
+// Connections is how many idle connections per host the clients keep: a
+// bucket copy keeps 64 requests in flight, and the SDK's default of 10
+// would make most of them open a new connection.
+const Connections = 64
+
+// HTTPClient is the SDK's HTTP client keeping conns idle connections per
+// host.
+func HTTPClient(conns int) aws.HTTPClient {
+	return awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+		t.MaxIdleConns = max(t.MaxIdleConns, 2*conns)
+		t.MaxIdleConnsPerHost = conns
+	})
+}
+
 // Clients are the service clients of one account and region.
 type Clients struct {
 	Config         aws.Config
@@ -88,9 +104,11 @@ func Load(ctx context.Context, o Options) (aws.Config, error) {
 	if o.Profile != "" {
 		opts = append(opts, awsconfig.WithSharedConfigProfile(o.Profile))
 	}
-	if o.HTTPClient != nil {
-		opts = append(opts, awsconfig.WithHTTPClient(o.HTTPClient))
+	httpClient := o.HTTPClient
+	if httpClient == nil {
+		httpClient = HTTPClient(Connections)
 	}
+	opts = append(opts, awsconfig.WithHTTPClient(httpClient))
 	opts = append(opts, awsconfig.WithRetryer(func() aws.Retryer { return Retryer(o.MaxAttempts) }))
 	cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
