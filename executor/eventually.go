@@ -2,7 +2,12 @@ package executor
 
 import (
 	"context"
+	"errors"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/smithy-go"
 )
 
 // Eventually looks for something that must exist — a resource whose create
@@ -28,4 +33,21 @@ func Eventually(ctx context.Context, sc *StepContext, within time.Duration, what
 		}
 		delay *= 2
 	}
+}
+
+// Refused reports whether AWS refused a call outright: its one attempt got
+// a client fault (access denied, invalid state, quota exceeded). Such a call
+// was not applied. A call retried before it failed is never "refused": an
+// earlier attempt may have been applied and its response lost.
+func Refused(err error) bool {
+	var retried *retry.MaxAttemptsError
+	if err == nil || errors.As(err, &retried) {
+		return false
+	}
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) {
+		return re.HTTPStatusCode() >= 400 && re.HTTPStatusCode() < 500
+	}
+	var ae smithy.APIError
+	return errors.As(err, &ae) && ae.ErrorFault() == smithy.FaultClient
 }

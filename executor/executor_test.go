@@ -4,10 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/envmig/envmig/planner/plan"
@@ -350,4 +356,28 @@ func TestStateInconsistentWithPlanIsRefused(t *testing.T) {
 	if err := e.Apply(context.Background()); err == nil || !strings.Contains(err.Error(), "inconsistent") {
 		t.Fatalf("err = %v", err)
 	}
+}
+
+func TestRefusedOnlyWhenOneAttemptWasRefused(t *testing.T) {
+	denied := &smithy.GenericAPIError{Code: "AccessDenied", Fault: smithy.FaultClient}
+	cases := map[string]struct {
+		err  error
+		want bool
+	}{
+		"access denied":           {fmt.Errorf("restore: %w", denied), true},
+		"server fault":            {&smithy.GenericAPIError{Code: "InternalFailure", Fault: smithy.FaultServer}, false},
+		"throttled after retries": {&retry.MaxAttemptsError{Attempt: 10, Err: &smithy.GenericAPIError{Code: "Throttling", Fault: smithy.FaultClient}}, false},
+		"connection reset":        {errors.New("read: connection reset by peer"), false},
+		"nil":                     {nil, false},
+	}
+	for name, tc := range cases {
+		if got := Refused(tc.err); got != tc.want {
+			t.Errorf("%s: Refused = %v, want %v", name, got, tc.want)
+		}
+	}
+}
+
+func httpError(status int) error {
+	return &awshttp.ResponseError{ResponseError: &smithyhttp.ResponseError{
+		Response: &smithyhttp.Response{Response: &http.Response{StatusCode: status}}, Err: errors.New("api error")}}
 }

@@ -165,6 +165,9 @@ func (h *CreateHandler) Apply(ctx context.Context, sc *executor.StepContext) err
 			case "BucketAlreadyExists":
 				return fmt.Errorf("create bucket %s: the name is taken by another account; choose another name", name)
 			default:
+				if executor.Refused(err) { // not applied: nothing to look for on undo
+					_ = sc.Record("create_sent", "")
+				}
 				return fmt.Errorf("create bucket %s in %s: %w", name, region, err)
 			}
 		}

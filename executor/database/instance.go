@@ -44,6 +44,9 @@ func (h *restore) Apply(ctx context.Context, sc *executor.StepContext) error {
 				err = fmt.Errorf("DB instance %s: RDS says it exists but does not show it; run `envmig resume` to look again", id)
 			}
 		} else if err != nil {
+			if executor.Refused(err) { // not applied: nothing to look for on undo
+				_ = sc.Record(KeyCreateSent, "")
+			}
 			err = fmt.Errorf("restore DB instance %s from snapshot %s: %w", id, aws.ToString(in.DBSnapshotIdentifier), err)
 		}
 		if err != nil {

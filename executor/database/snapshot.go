@@ -36,6 +36,9 @@ func (h *snapshot) Apply(ctx context.Context, sc *executor.StepContext) error {
 			return err
 		}
 		err := h.call(ctx, sc, id, src)
+		if err != nil && errorCode(err) != codeSnapshotAlreadyExists && executor.Refused(err) {
+			_ = sc.Record(KeyCreateSent, "") // not applied: nothing to look for on undo
+		}
 		if errorCode(err) == codeSnapshotAlreadyExists {
 			// A retried call whose first response was lost: observe what
 			// the first one made.
