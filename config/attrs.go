@@ -173,12 +173,3 @@ func (l *loader) stringMap(attrs hcl.Attributes, name string) (map[string]string
 	}
 	return out, ranges
 }
-
-// valueRange is the range of attribute name's value, or fallback when the
-// attribute is absent.
-func valueRange(attrs hcl.Attributes, name string, fallback hcl.Range) *hcl.Range {
-	if a := attrs[name]; a != nil {
-		return a.Expr.Range().Ptr()
-	}
-	return fallback.Ptr()
-}
