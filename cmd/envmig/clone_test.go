@@ -67,3 +67,38 @@ func TestCloneABucketOnlyEnvironment(t *testing.T) {
 	}
 	c.Calls()
 }
+
+func TestBucketMovesToAnotherRegionUnderItsName(t *testing.T) {
+	cl := clitest.SeedShop(t)
+	before := clitest.Observe(t, cl)
+	c := newCLI(t, `aws {
+  region = "us-east-1"
+}
+
+environment "production" {
+  bucket "uploads" {
+    name   = "shop-prod-uploads"
+    region = "eu-west-1"
+  }
+
+  service "web" {
+    autoscaling_group = "shop-prod-web"
+  }
+}
+`)
+	r := c.Must(exitChanges, "plan", "-detailed-exitcode", "-out", "plan.json")
+	if !strings.Contains(r.Stdout, "region us-east-1 -> eu-west-1") {
+		t.Fatalf("%s", r)
+	}
+	c.Must(0, "apply", "-auto-approve", "plan.json")
+	after := clitest.Observe(t, cl)
+	if diff := cmp.Diff(before.Buckets[demo.UploadsBucket], after.Buckets[demo.UploadsBucket]); diff != "" {
+		t.Fatalf("the moved bucket's objects differ (-before +after):\n%s", diff)
+	}
+	c.Must(0, "plan", "-detailed-exitcode")
+	c.Must(0, "cleanup", "-auto-approve")
+	if _, ok := clitest.Observe(t, cl).Buckets[demo.UploadsBucket+"-envmig"]; ok {
+		t.Fatal("cleanup left the temporary copy")
+	}
+	c.Calls()
+}
