@@ -4,6 +4,7 @@ package main
 
 import (
 	"bufio"
+	_ "embed"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -102,19 +103,6 @@ func read(path string) ([]report.Line, error) {
 }
 
 // bugs is the record of what the suites found, kept with the figures.
-const bugs = `## Bugs the suites found
-
-Each keeps a named reproducer test.
-
-| suite | bug | fixed by | reproducer |
-|---|---|---|---|
-| property test of the bucket listing | a bucket without ` + "`" + `/` + "`" + ` prefixes and more than one listing page was listed as empty when listed in parallel; a sync would have deleted the whole destination | merge the parallel listings of the root | ` + "`" + `executor/bucket` + "`" + ` ` + "`" + `TestFlatBucketListedWhole` + "`" + ` |
-| C | killed after ` + "`" + `CreateBucket` + "`" + ` was accepted and before the bucket was tagged, a rollback left the empty untagged bucket behind | Revert removes what Apply adopts (its tag, or a sent create, untagged and empty) | ` + "`" + `executor/bucket` + "`" + ` ` + "`" + `TestMotoRevertRemovesTheBucketCreatedBeforeItWasTagged` + "`" + ` |
-| F | a rollback believed a NotFound right after a create (eventual consistency) and left the snapshot behind | a resource whose create was sent is looked for again before a NotFound is believed | ` + "`" + `executor/database` + "`" + ` ` + "`" + `TestRevertFindsASnapshotRDSDoesNotShowYet` + "`" + ` |
-| F | the SDK's 3 attempts and its client-side retry quota failed a migration on a throttling burst | 10 attempts per call, no retry quota | ` + "`" + `internal/awsclient` + "`" + ` ` + "`" + `TestRetryerRidesOutAThrottlingBurst` + "`" + ` |
-| F | verification of a fresh clone failed on NotFound right after its restore | ` + "`" + `verify.database` + "`" + ` waits for the instance to be visible | the F suite |
-| F | an undo waited a minute for a resource whose create AWS had refused | a create refused in its only attempt (4xx) is not looked for | ` + "`" + `executor` + "`" + ` ` + "`" + `TestRefusedOnlyWhenOneAttemptWasRefused` + "`" + ` |
-| O | an object written in the second the standby completed went unnoticed (S3 times objects to the second) | the freeze starts on the first whole second after the standby | ` + "`" + `executor/group` + "`" + ` ` + "`" + `TestStandbyThenResumeRestoresTheGroupExactly` + "`" + ` (frozen_at) |
-| B | refusals taken under the lock created the state directory and lock file | the journal is checked before the lock is taken, and again under it | the B suite |
-| K | a plan that went stale while ` + "`" + `-lock-timeout` + "`" + ` waited was applied | the freshness check also runs under the lock | the K suite |
-`
+//
+//go:embed bugs.md
+var bugs string
