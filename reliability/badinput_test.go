@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -134,7 +135,7 @@ func badCases(f *fixtures) map[string]badCase {
 	apply := []string{"apply", "-auto-approve", validPlan}
 	cases := map[string]badCase{
 		// The spec.
-		"misspelt attribute":         {spec: shopWith("engine_version", "engine_verison"), args: []string{"plan"}, code: 1, want: `main.envmig.hcl line 15`},
+		"misspelt attribute":         {spec: shopWith("engine_version", "engine_verison"), args: []string{"plan"}, code: 1, want: fmt.Sprintf("main.envmig.hcl line %d", lineOf(clitest.ShopSpec("rename-swap"), "engine_version"))},
 		"unknown block":              {spec: shopWith(`service "web"`, `servce "web"`), args: []string{"plan"}, code: 1, want: "Unsupported block type"},
 		"identifier with underscore": {spec: shopWith(`"${var.app}-prod-db"`, `"shop_prod_db"`), args: []string{"validate"}, code: 1, want: "not a letter, digit or hyphen"},
 		"identifier with --":         {spec: shopWith(`"${var.app}-prod-db"`, `"shop--db"`), args: []string{"validate"}, code: 1, want: "two hyphens"},
@@ -157,8 +158,8 @@ func badCases(f *fixtures) map[string]badCase {
 		"account id not 12 digits":   {spec: shopWith(`"123456789012"`, `"12345"`), args: []string{"validate"}, code: 1, want: "12"},
 		"moved_from equals name":     {spec: shopWith(`moved_from = "${var.app}-prod-assets-legacy"`, `moved_from = "${var.app}-prod-assets"`), args: []string{"validate"}, code: 1, want: "moved_from"},
 		"sensitive value in a tag": {spec: "variable \"token\" {\n  default   = \"s3cr3t-canary-value\"\n  sensitive = true\n}\n" +
-			shopWith(`owner = "platform"`, `owner = var.token`), args: []string{"plan"}, code: 1, want: "sensitive"},
-		"variable without value":   {spec: "variable \"owner\" {\n  type = string\n}\n" + shopWith(`owner = "platform"`, `owner = var.owner`), args: []string{"plan"}, code: 1, want: "ENVMIG_VAR_owner"},
+			shopWith(`"platform"`, `var.token`), args: []string{"plan"}, code: 1, want: "sensitive"},
+		"variable without value":   {spec: "variable \"owner\" {\n  type = string\n}\n" + shopWith(`"platform"`, `var.owner`), args: []string{"plan"}, code: 1, want: "ENVMIG_VAR_owner"},
 		"undeclared -var":          {args: []string{"plan", "-var", "nope=1"}, code: 1, want: "nope"},
 		"missing -var-file":        {args: []string{"plan", "-var-file", "missing.tfvars"}, code: 1, want: "missing.tfvars"},
 		"unknown -environment":     {args: []string{"plan", "-environment", "staging"}, code: 1, want: `no environment "staging"`},
@@ -231,6 +232,16 @@ func badCases(f *fixtures) map[string]badCase {
 		"iam-policy of a bad plan": {setup: withPlan(func([]byte) []byte { return []byte("{}") }), args: []string{"iam-policy", validPlan}, code: 1, want: "format_version"},
 	}
 	return cases
+}
+
+// lineOf is the number of the first line of spec that contains s.
+func lineOf(spec, s string) int {
+	for i, l := range strings.Split(spec, "\n") {
+		if strings.Contains(l, s) {
+			return i + 1
+		}
+	}
+	panic("lineOf: no " + s)
 }
 
 // jsonEdit changes a JSON document through a map.

@@ -39,56 +39,24 @@ func SeedShop(t testing.TB) *awsclient.Clients {
 	return cl
 }
 
-// ShopSpec migrates the shop environment: the database is encrypted and
-// resized, the legacy assets bucket moves to a new name, a command check
-// runs against the clone.
+// ShopSpec is the demo's spec (examples/demo/shop.envmig.hcl) with the
+// given strategy: the database is encrypted and resized, the legacy assets
+// bucket moves to a new name, a command check runs against the clone. The
+// tests run exactly what `make demo` shows.
 func ShopSpec(strategy string) string {
-	return `variable "app" {
-  type    = string
-  default = "shop"
-}
-
-aws {
-  region              = "us-east-1"
-  allowed_account_ids = ["123456789012"]
-}
-
-environment "production" {
-  database "main" {
-    identifier        = "${var.app}-prod-db"
-    engine            = "postgres"
-    engine_version    = "16.4"
-    instance_class    = "db.t3.large"
-    allocated_storage = 50
-    storage_encrypted = true
-    tags              = { owner = "platform", "cost-center" = "shop-42" }
-  }
-
-  bucket "uploads" {
-    name       = "${var.app}-prod-uploads"
-    versioning = true
-  }
-
-  bucket "assets" {
-    name       = "${var.app}-prod-assets"
-    moved_from = "${var.app}-prod-assets-legacy"
-  }
-
-  service "web" {
-    autoscaling_group = "${var.app}-prod-web"
-  }
-
-  migration {
-    strategy = "` + strategy + `"
-    verify {
-      objects = "checksum"
-      command "clone-named" {
-        run = "test -n \"$ENVMIG_DATABASE_MAIN\""
-      }
-    }
-  }
-}
-`
+	root, err := testaws.ModuleRoot()
+	if err != nil {
+		panic(err)
+	}
+	b, err := os.ReadFile(filepath.Join(root, "examples", "demo", "shop.envmig.hcl"))
+	if err != nil {
+		panic(err)
+	}
+	const def = `strategy = "rename-swap"`
+	if !bytes.Contains(b, []byte(def)) {
+		panic("examples/demo/shop.envmig.hcl no longer says " + def)
+	}
+	return strings.Replace(string(b), def, `strategy = "`+strategy+`"`, 1)
 }
 
 // World is what the invariants compare: every instance, manual snapshot,
