@@ -19,7 +19,7 @@ import (
 
 func TestConcurrencySuite(t *testing.T) {
 	figures := map[string]any{}
-	cl := clitest.SeedShop(t)
+	clitest.SeedShop(t)
 	c := clitest.New(t, clitest.Bins.Envmig, clitest.ShopSpec("rename-swap"))
 	c.Must(2, "plan", "-detailed-exitcode", "-out", "plan.json")
 
@@ -68,7 +68,6 @@ func TestConcurrencySuite(t *testing.T) {
 		t.Fatalf("the dead holder's lock was not taken over:\n%s", r)
 	}
 	figures["lock of a killed holder taken over"] = true
-	_ = cl
 	c.Calls()
 	clitest.Report(t, "K", figures)
 }

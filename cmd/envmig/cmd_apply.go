@@ -125,16 +125,14 @@ func (g *globals) loadSavedPlan(ctx context.Context, o applyOptions) (*plan.Plan
 	if errs := p.Errors(); len(errs) > 0 {
 		return nil, nil, fmt.Errorf("%s: the plan has %d error(s) and cannot be applied", o.planFile, len(errs))
 	}
-	region := ""
+	// The spec beside the plan, when there is one, says which profile and
+	// region this run uses; otherwise the SDK's default chain does.
+	spec := &config.Config{}
 	if cfg, diags := config.Load(".", config.LoadOptions{VarFiles: o.vars.varFiles, Vars: o.vars.vars, Environ: g.environ}); !diags.HasErrors() && cfg != nil {
-		region = cfg.AWS.Region
+		spec = cfg
 		g.sensitive = append(g.sensitive, cfg.SensitiveValues...)
 	}
-	acfg, err := awsclient.Load(ctx, awsclient.Options{Region: region})
-	if err != nil {
-		return nil, nil, err
-	}
-	cl, err := g.awsFor(ctx, &config.Config{AWS: config.AWS{Region: acfg.Region}})
+	cl, err := g.awsFor(ctx, spec)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/envmig/envmig/cmd/envmig/view"
 	"github.com/envmig/envmig/executor"
 	"github.com/envmig/envmig/internal/awsclient"
 )
@@ -43,15 +44,7 @@ func (g *globals) gate(cl *awsclient.Clients, autoApprove bool) executor.Handler
 		env := sc.Param("environment")
 		q := fmt.Sprintf("\n%s The clone is verified. From here the originals of %q change and the run can only roll forward.\n"+
 			"Type the environment's name (%s) to continue with plan %s; anything else undoes the run.",
-			g.style().Red("POINT OF NO RETURN."), env, env, shortDigest(sc.Plan.Digest))
+			g.style().Red("POINT OF NO RETURN."), env, env, view.ShortDigest(sc.Plan.Digest))
 		return g.ask(q, env)
 	}
-}
-
-func shortDigest(d string) string {
-	d = strings.TrimPrefix(d, "sha256:")
-	if len(d) > 12 {
-		return d[:12]
-	}
-	return d
 }

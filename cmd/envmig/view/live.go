@@ -54,12 +54,11 @@ func (l *Live) StepStarted(s plan.Step, op string, attempt int) {
 	if l.p == nil {
 		l.p = mpb.New(mpb.WithOutput(l.W), mpb.WithWidth(32), mpb.WithRefreshRate(150*time.Millisecond), mpb.WithAutoRefresh())
 	}
-	r := &Reporter{Plan: l.Plan}
 	verb := ""
 	if op == "revert" {
 		verb = "undo "
 	}
-	l.printf("%s %s%s: %s\n", l.Style.Bold(r.counter(s.ID)), verb, s.ID, s.Description)
+	l.printf("%s %s%s: %s\n", l.Style.Bold(counter(l.Plan, s.ID)), verb, s.ID, s.Description)
 	l.last = executor.Progress{Percent: -1}
 	if s.Action == plan.Gate {
 		return // the gate may ask a question: no bar redraws over it

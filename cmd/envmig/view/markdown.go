@@ -25,7 +25,7 @@ func PlanMarkdown(w io.Writer, p *plan.Plan) error {
 	fmt.Fprintf(head, "%s\n", MarkdownHeader(p))
 	fmt.Fprintf(head, "### envmig plan: `%s`\n\n", p.Environment)
 	fmt.Fprintf(head, "**%s**\n\n", Summary(p))
-	fmt.Fprintf(head, "Account `%s` · region `%s` · strategy `%s` · run `%s` · plan `%s`\n\n", p.Account, p.Region, p.Strategy, p.Lineage, shortDigest(p.Digest))
+	fmt.Fprintf(head, "Account `%s` · region `%s` · strategy `%s` · run `%s` · plan `%s`\n\n", p.Account, p.Region, p.Strategy, p.Lineage, ShortDigest(p.Digest))
 	mdAttention(head, p)
 	if p.HasChanges() {
 		mdResources(head, p)

@@ -13,7 +13,7 @@ func PlanText(w io.Writer, p *plan.Plan, st Style) error {
 	b := &strings.Builder{}
 	fmt.Fprintf(b, "envmig plan for environment %s (account %s, region %s, strategy %s)\n",
 		st.Bold(fmt.Sprintf("%q", p.Environment)), p.Account, p.Region, p.Strategy)
-	fmt.Fprintf(b, "%s\n", st.Faint(fmt.Sprintf("run %s · made %s · plan %s", p.Lineage, p.CreatedAt.Format("2006-01-02 15:04 MST"), shortDigest(p.Digest))))
+	fmt.Fprintf(b, "%s\n", st.Faint(fmt.Sprintf("run %s · made %s · plan %s", p.Lineage, p.CreatedAt.Format("2006-01-02 15:04 MST"), ShortDigest(p.Digest))))
 	diagnosticsText(b, p, st)
 	if p.HasChanges() {
 		if len(p.Resources) > 0 {
@@ -27,7 +27,8 @@ func PlanText(w io.Writer, p *plan.Plan, st Style) error {
 	return err
 }
 
-func shortDigest(d string) string {
+// ShortDigest is the first 12 hex digits of a digest, as plans show it.
+func ShortDigest(d string) string {
 	d = strings.TrimPrefix(d, "sha256:")
 	if len(d) > 12 {
 		d = d[:12]

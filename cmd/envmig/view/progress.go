@@ -83,20 +83,20 @@ func (r *Reporter) StepStarted(s plan.Step, op string, attempt int) {
 	case CIGitHub:
 		r.printf("::group::%s\n", title)
 	default:
-		r.printf("%s %s\n", r.Style.Bold(r.counter(s.ID)), title)
+		r.printf("%s %s\n", r.Style.Bold(counter(r.Plan, s.ID)), title)
 	}
 	r.stop, r.done = make(chan struct{}), make(chan struct{})
 	go r.heartbeat(r.stop, r.done)
 }
 
 // counter is the step's place in the plan: "[3/13]".
-func (r *Reporter) counter(id string) string {
-	if r.Plan == nil {
+func counter(p *plan.Plan, id string) string {
+	if p == nil {
 		return "[-]"
 	}
-	for i, s := range r.Plan.Steps {
+	for i, s := range p.Steps {
 		if s.ID == id {
-			return fmt.Sprintf("[%d/%d]", i+1, len(r.Plan.Steps))
+			return fmt.Sprintf("[%d/%d]", i+1, len(p.Steps))
 		}
 	}
 	return "[-]"

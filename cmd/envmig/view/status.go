@@ -16,7 +16,7 @@ func StatusText(w io.Writer, st *statefile.State, s Style) error {
 	b := &strings.Builder{}
 	p := st.Plan
 	fmt.Fprintf(b, "%s %q · run %s (%s) · %s\n", s.Bold("Environment"), st.Environment, st.Lineage, st.Operation, statusWord(st.Status, s))
-	fmt.Fprintf(b, "started %s · updated %s · plan %s · journal serial %d\n\n", st.StartedAt.Format(time.RFC3339), st.UpdatedAt.Format(time.RFC3339), shortDigest(st.PlanDigest), st.Serial)
+	fmt.Fprintf(b, "started %s · updated %s · plan %s · journal serial %d\n\n", st.StartedAt.Format(time.RFC3339), st.UpdatedAt.Format(time.RFC3339), ShortDigest(st.PlanDigest), st.Serial)
 	idw := 0
 	for _, step := range p.Steps {
 		idw = max(idw, len(step.ID))
