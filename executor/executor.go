@@ -156,10 +156,7 @@ func (e *Executor) rollback(ctx context.Context) error {
 func (e *Executor) runStep(ctx context.Context, i int, op string) error {
 	step := e.State.Plan.Steps[i]
 	rec := &e.State.Steps[i]
-	h, ok := e.Handlers[step.Action]
-	if !ok {
-		panic(fmt.Sprintf("executor: no handler for action %q", step.Action)) // wiring mistake
-	}
+	h := e.Handlers[step.Action] // check() made sure there is one
 	e.hook(op, step.ID, PointBeforeIntent)
 	now := e.now()
 	if op == "apply" {
@@ -212,10 +209,11 @@ func (e *Executor) stepContext(i int, op string) *StepContext {
 		e.State.Steps[i].Values = map[string]string{}
 	}
 	return &StepContext{
-		Plan:   e.State.Plan,
-		Step:   step,
-		Op:     op,
-		values: e.State.Steps[i].Values,
+		Plan:    e.State.Plan,
+		Step:    step,
+		Op:      op,
+		started: e.State.StartedAt,
+		values:  e.State.Steps[i].Values,
 		lookup: func(stepID, key string) string {
 			if r := e.State.Step(stepID); r != nil {
 				return r.Values[key]
@@ -266,6 +264,11 @@ func (e *Executor) check() error {
 	for i, s := range e.State.Plan.Steps {
 		if e.State.Steps[i].ID != s.ID {
 			return fmt.Errorf("state file is inconsistent: step %d is %q in the journal and %q in the plan", i+1, e.State.Steps[i].ID, s.ID)
+		}
+		// Every step must be runnable before the first one runs: a run
+		// that stops mid-way for want of a handler is half-done.
+		if _, ok := e.Handlers[s.Action]; !ok {
+			return fmt.Errorf("step %s: this envmig cannot run action %q; use the envmig version that made the plan", s.ID, s.Action)
 		}
 	}
 	return nil

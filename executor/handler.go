@@ -2,6 +2,7 @@ package executor
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"time"
 
@@ -74,6 +75,7 @@ type StepContext struct {
 	// Op is "apply" or "revert".
 	Op string
 
+	started time.Time
 	values  map[string]string
 	lookup  func(stepID, key string) string
 	record  func(key, value string) error
@@ -94,8 +96,37 @@ func (sc *StepContext) RunTags() map[string]string {
 // Lineage is the run's identity.
 func (sc *StepContext) Lineage() string { return sc.Plan.Lineage }
 
-// Param returns the step's parameter.
-func (sc *StepContext) Param(key string) string { return sc.Step.Params[key] }
+// AdoptionSlack is how long before the run began a resource carrying the
+// run's tag may have been created and still be adopted as the run's: room
+// for the skew between this machine's clock and AWS's.
+const AdoptionSlack = 5 * time.Minute
+
+// CreatedByRun reports whether a resource created at created can be this
+// run's: not before the run began (less AdoptionSlack). A resource that
+// carries the run's tag but is older was made by someone who read the
+// plan, and is never adopted. A zero time (unknown) or a context without a
+// run start (handler tests) does not decide.
+func (sc *StepContext) CreatedByRun(created time.Time) bool {
+	if created.IsZero() || sc.started.IsZero() {
+		return true
+	}
+	return !created.Before(sc.started.Add(-AdoptionSlack))
+}
+
+// RunStarted is when the run began ("" time in handler tests).
+func (sc *StepContext) RunStarted() time.Time { return sc.started }
+
+// Params returns the step's parameters as P, the type of its action. A
+// plan is checked when it is decoded, so a mismatch is a wiring mistake; it
+// is still returned as an error rather than a panic mid-run.
+func Params[P plan.Params](sc *StepContext) (P, error) {
+	p, ok := sc.Step.Params.(P)
+	if !ok {
+		var want P
+		return want, fmt.Errorf("step %s (%s) carries %T parameters where %T were expected: the plan is malformed", sc.Step.ID, sc.Step.Action, sc.Step.Params, want)
+	}
+	return p, nil
+}
 
 // Value returns what an earlier attempt of this step recorded under key.
 func (sc *StepContext) Value(key string) string { return sc.values[key] }
@@ -171,3 +202,6 @@ func NewStepContext(p *plan.Plan, step plan.Step, op string, values map[string]s
 func (sc *StepContext) TestHooks(lookup func(stepID, key string) string, hook func(point string), observe func(Progress)) {
 	sc.lookup, sc.hook, sc.observe = lookup, hook, observe
 }
+
+// TestStarted sets when the run began; for handler tests.
+func (sc *StepContext) TestStarted(t time.Time) { sc.started = t }

@@ -45,13 +45,13 @@ func Cleanup(environment string, kept []plan.Leftover, obs *live.Observed, opts 
 			if d.DeletionProtection {
 				commit = append(commit, plan.Step{ID: "db.update." + id + ".unprotect", Action: plan.DBUpdate,
 					Description: fmt.Sprintf("Turn deletion protection off for %s, which is being removed", k.ID),
-					Params:      map[string]string{"identifier": k.ID, "deletion_protection": "false"}})
+					Params:      plan.DBUpdateParams{Identifier: k.ID, Change: plan.DBChange{DeletionProtection: plan.Ptr(false)}}})
 			}
 			commit = append(commit, plan.Step{ID: "db.delete." + id, Action: plan.DBDelete,
-				Description: fmt.Sprintf("Delete %s (%s)", k.ID, k.Why), Params: map[string]string{"identifier": k.ID, "retired_by": k.Run}, Removes: []string{k.ID}})
+				Description: fmt.Sprintf("Delete %s (%s)", k.ID, k.Why), Params: plan.DBDeleteParams{Identifier: k.ID, RetiredBy: k.Run}, Removes: []string{k.ID}})
 		case plan.LeftoverDBSnapshot:
 			commit = append(commit, plan.Step{ID: "db.delete-snapshot." + id, Action: plan.DBDeleteSnapshot,
-				Description: fmt.Sprintf("Delete snapshot %s (%s)", k.ID, k.Why), Params: map[string]string{"snapshot": k.ID, "run": k.Run}, Removes: []string{k.ID}})
+				Description: fmt.Sprintf("Delete snapshot %s (%s)", k.ID, k.Why), Params: plan.DBDeleteSnapshotParams{Snapshot: k.ID, Run: k.Run}, Removes: []string{k.ID}})
 		case plan.LeftoverBucket:
 			b := obs.Buckets[k.ID]
 			p.Observations = append(p.Observations, bucketObservation("kept."+id, k.ID, b))
@@ -59,13 +59,13 @@ func Cleanup(environment string, kept []plan.Leftover, obs *live.Observed, opts 
 				continue
 			}
 			commit = append(commit, plan.Step{ID: "bucket.delete." + id, Action: plan.BucketDelete,
-				Description: fmt.Sprintf("Empty and delete bucket %s (%s)", k.ID, k.Why), Params: map[string]string{"bucket": k.ID, "region": b.Region}, Removes: []string{k.ID}})
+				Description: fmt.Sprintf("Empty and delete bucket %s (%s)", k.ID, k.Why), Params: plan.BucketDeleteParams{Bucket: k.ID, Region: b.Region}, Removes: []string{k.ID}})
 		}
 	}
 	if len(commit) > 0 {
 		p.Steps = []plan.Step{
-			{ID: "preflight", Phase: plan.PhasePrepare, Action: plan.Preflight, Description: "Check the caller's account and region"},
-			{ID: "gate", Phase: plan.PhaseGate, Action: plan.Gate, Description: "Confirm: what follows deletes the ways back for good", Params: map[string]string{"environment": environment}},
+			{ID: "preflight", Phase: plan.PhasePrepare, Action: plan.Preflight, Description: "Check the caller's account and region", Params: plan.PreflightParams{}},
+			{ID: "gate", Phase: plan.PhaseGate, Action: plan.Gate, Description: "Confirm: what follows deletes the ways back for good", Params: plan.GateParams{Environment: environment}},
 		}
 		for _, s := range commit {
 			s.Phase = plan.PhaseCommit

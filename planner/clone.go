@@ -63,7 +63,7 @@ func Clone(cfg *config.Config, env *config.Environment, obs *live.Observed, name
 	}
 	a := &analyzer{diags: t.diags}
 	b := &builder{lineage: opts.Lineage, env: env, region: obs.Region}
-	b.add(plan.PhasePrepare, plan.Step{ID: "preflight", Action: plan.Preflight,
+	b.add(plan.PhasePrepare, plan.Step{ID: "preflight", Action: plan.Preflight, Params: plan.PreflightParams{},
 		Description: fmt.Sprintf("Check the caller is in an allowed account and region %s", obs.Region)})
 	for _, d := range t.dbs {
 		l := obs.Databases[d.id]
@@ -86,12 +86,12 @@ func Clone(cfg *config.Config, env *config.Environment, obs *live.Observed, name
 		snap := snapshotID(opts.Lineage, d.cfg.Name, "")
 		b.add(plan.PhasePrepare, plan.Step{ID: "db.snapshot." + d.cfg.Name, Action: plan.DBSnapshot, Resource: d.address,
 			Description: fmt.Sprintf("Snapshot %s as %s", d.id, snap), Undo: "Delete the snapshot",
-			Params: map[string]string{"identifier": d.id, "snapshot": snap}, Creates: []string{snap}})
+			Params: plan.DBSnapshotParams{Identifier: d.id, Snapshot: snap}, Creates: []string{snap}})
 		b.add(plan.PhasePrepare, plan.Step{ID: "db.restore." + d.cfg.Name, Action: plan.DBRestore, Resource: d.address,
 			Description: fmt.Sprintf("Restore %s from %s", target, snap), Undo: "Delete " + target,
-			Params: restoreParams(dp, snap, target, false), Tags: tags, Creates: []string{target}})
+			Params: restoreParams(dp, snap, target, false, tags), Creates: []string{target}})
 		b.add(plan.PhasePrepare, plan.Step{ID: "db.delete-snapshot." + d.cfg.Name, Action: plan.DBDeleteSnapshot, Resource: d.address,
-			Description: fmt.Sprintf("Delete %s: the clone no longer needs it", snap), Params: map[string]string{"snapshot": snap}})
+			Description: fmt.Sprintf("Delete %s: the clone no longer needs it", snap), Params: plan.DBDeleteSnapshotParams{Snapshot: snap}})
 		p.Resources = append(p.Resources, plan.Resource{Address: d.address, Kind: plan.KindDatabase, Name: d.cfg.Name, ID: target, Action: plan.ActionCreate,
 			Changes: []plan.Change{{Attribute: "clone_of", Before: "(none)", After: d.id}}})
 	}
@@ -118,7 +118,7 @@ func Clone(cfg *config.Config, env *config.Environment, obs *live.Observed, name
 		bp := bucketPlan{t: bucketTarget{cfg: bt.cfg, address: bt.address, name: target}, src: l, tags: tags,
 			versioning: strconv.FormatBool(l.Versioning == "Enabled")}
 		b.createBucket(plan.PhasePrepare, bp, target, l.Region, "Create")
-		b.copyBucket(plan.PhasePrepare, bp, origin, target, "precopy")
+		b.copyBucket(plan.PhasePrepare, bp, origin, target, plan.CopyPrecopy)
 		b.verifyBucket(plan.PhasePrepare, bp, origin, target, "clone")
 		p.Resources = append(p.Resources, plan.Resource{Address: bt.address, Kind: plan.KindBucket, Name: bt.cfg.Name, ID: target, Action: plan.ActionCreate,
 			Changes: []plan.Change{{Attribute: "clone_of", Before: "(none)", After: origin}}})
@@ -137,7 +137,7 @@ func Clone(cfg *config.Config, env *config.Environment, obs *live.Observed, name
 	}
 	if len(p.Errors()) == 0 {
 		p.Steps = append(b.prepare, plan.Step{ID: "gate", Phase: plan.PhaseGate, Action: plan.Gate,
-			Description: "Done: the clone is complete and verified", Params: map[string]string{"environment": p.Environment}})
+			Description: "Done: the clone is complete and verified", Params: plan.GateParams{Environment: p.Environment}})
 	}
 	newEstimator(p.Observations).run(p)
 	plan.Seal(p)

@@ -84,50 +84,50 @@ func (e *estimator) run(p *plan.Plan) {
 }
 
 func (e *estimator) step(s *plan.Step, est *plan.Estimate, precopy map[string]int64) int64 {
-	switch s.Action {
-	case plan.Preflight:
+	switch p := s.Params.(type) {
+	case plan.PreflightParams:
 		return secPreflight
-	case plan.GroupStandby:
-		n := e.num(e.groups[s.Param("group")], "in_service")
+	case plan.GroupStandbyParams:
+		n := e.num(e.groups[p.Group], "in_service")
 		return secStandbyBase + secStandbyBatch*int64(max(0, (n-1)/20))
-	case plan.GroupResume:
+	case plan.GroupResumeParams:
 		return secResume
-	case plan.DBSnapshot:
+	case plan.DBSnapshotParams:
 		gib := e.num(e.dbs[s.Resource], "allocated_storage")
 		est.SnapshotGiB += gib
 		return secSnapshotBase + secSnapshotPerGiB*gib
-	case plan.DBCopySnapshot:
+	case plan.DBCopySnapshotParams:
 		return secCopySnapBase + secCopySnapPerGiB*e.num(e.dbs[s.Resource], "allocated_storage")
-	case plan.DBRestore:
+	case plan.DBRestoreParams:
 		return secRestoreBase + secRestorePerGiB*e.num(e.dbs[s.Resource], "allocated_storage")
-	case plan.DBModify:
-		if s.Param("engine_version") != "" {
+	case plan.DBModifyParams:
+		if p.Change.EngineVersion != "" {
 			return secModifyVersion
 		}
 		return secModifyOther
-	case plan.DBRename:
+	case plan.DBRenameParams:
 		return secRename
-	case plan.DBDelete:
+	case plan.DBDeleteParams:
 		return secDelete
-	case plan.DBUpdate, plan.BucketUpdate:
+	case plan.DBUpdateParams, plan.BucketUpdateParams:
 		return secUpdate
-	case plan.VerifyDatabase:
+	case plan.VerifyDatabaseParams:
 		return secVerifyDatabase
-	case plan.BucketCreate:
+	case plan.BucketCreateParams:
 		return secBucketCreate
-	case plan.BucketDelete:
-		o := e.buckets[s.Param("bucket")]
+	case plan.BucketDeleteParams:
+		o := e.buckets[p.Bucket]
 		return secBucketDelete + int64(float64(e.num(o, "objects"))/copyObjectsPerSec)
-	case plan.BucketCopy:
-		return e.copy(s, est, precopy)
-	case plan.VerifyBucket:
-		o := e.buckets[s.Param("source")]
+	case plan.BucketCopyParams:
+		return e.copy(p, est, precopy)
+	case plan.VerifyBucketParams:
+		o := e.buckets[p.Source]
 		return 1 + int64(2*float64(e.num(o, "objects"))/listObjectsPerSec)
-	case plan.VerifyFrozen:
+	case plan.VerifyFrozenParams:
 		return secFrozen
-	case plan.VerifyHTTP:
+	case plan.VerifyHTTPParams:
 		return secHTTPCheck
-	case plan.VerifyCommand:
+	case plan.VerifyCommandParams:
 		return secCommandCheck
 	}
 	return 0
@@ -137,16 +137,16 @@ func (e *estimator) step(s *plan.Step, est *plan.Estimate, precopy map[string]in
 // moves what is written while the pre-copy runs, predicted from the objects
 // written in the 24 hours before the plan; the final copy-back moves
 // everything again.
-func (e *estimator) copy(s *plan.Step, est *plan.Estimate, precopy map[string]int64) int64 {
-	o := e.buckets[s.Param("source")]
+func (e *estimator) copy(p plan.BucketCopyParams, est *plan.Estimate, precopy map[string]int64) int64 {
+	o := e.buckets[p.Source]
 	if !o.Exists { // copying back from a temporary: it holds what the original held
-		o = e.buckets[s.Param("destination")]
+		o = e.buckets[p.Destination]
 	}
 	objects, bytes := e.num(o, "objects"), e.num(o, "bytes")
 	listing := 2 * float64(objects) / listObjectsPerSec
-	switch s.Param("mode") {
-	case "delta":
-		sec := float64(precopy[s.Param("source")])
+	switch p.Mode {
+	case plan.CopyDelta:
+		sec := float64(precopy[p.Source])
 		rate := float64(e.num(o, "recent_objects")) / recentWindowSecond
 		brate := float64(e.num(o, "recent_bytes")) / recentWindowSecond
 		dObj := int64(math.Ceil(rate * sec))
@@ -160,8 +160,8 @@ func (e *estimator) copy(s *plan.Step, est *plan.Estimate, precopy map[string]in
 		est.CopyObjects += objects
 		est.CopyBytes += bytes
 		sec := 1 + int64(listing+float64(objects)/copyObjectsPerSec+float64(bytes)/copyBytesPerSec)
-		if s.Param("mode") == "precopy" {
-			precopy[s.Param("source")] = sec
+		if p.Mode == plan.CopyPrecopy {
+			precopy[p.Source] = sec
 		}
 		return sec
 	}

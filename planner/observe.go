@@ -80,9 +80,32 @@ func observations(t targets, obs *live.Observed) []plan.Observation {
 	for _, s := range t.services {
 		out = append(out, groupObservation(s.address, s.group, obs.Groups[s.group]))
 	}
+	if t.stack != "" {
+		out = append(out, stackObservation(t.stack, t.logicalIDs, obs.StackResources, obs.StackFound))
+	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Address < out[j].Address })
 	return dedupe(out)
 }
+
+// stackObservation records the stack's resources the spec names by logical
+// ID: "<type> <physical ID>" per logical ID ("" when the stack has none).
+func stackObservation(name string, logicalIDs []string, res map[string]live.StackResource, found bool) plan.Observation {
+	o := plan.Observation{Address: stackAddress, Kind: plan.KindStack, ID: name, Exists: found}
+	if !found {
+		return o
+	}
+	o.Attrs = map[string]string{}
+	for _, id := range logicalIDs {
+		o.Attrs["resource."+id] = ""
+		if r, ok := res[id]; ok {
+			o.Attrs["resource."+id] = r.Type + " " + r.PhysicalID
+		}
+	}
+	return o
+}
+
+// stackAddress is the address of the stack observation.
+const stackAddress = "stack"
 
 func dedupe(in []plan.Observation) []plan.Observation {
 	out := in[:0]
@@ -166,6 +189,9 @@ func bucketObservation(address, name string, b *live.Bucket) plan.Observation {
 		"policy_conditions": strconv.FormatBool(b.PolicyHasConditions),
 	}
 	addTags(o.Attrs, b.Tags)
+	if run := b.RunTag(); run != "" {
+		o.Attrs["envmig_run"] = run
+	}
 	o.Info = map[string]string{
 		"objects":        strconv.FormatInt(b.Objects, 10),
 		"bytes":          strconv.FormatInt(b.Bytes, 10),
@@ -187,10 +213,15 @@ func groupObservation(address, name string, g *live.Group) plan.Observation {
 		"max_size":            strconv.Itoa(int(g.MaxSize)),
 		"suspended_processes": strings.Join(g.SuspendedProcesses, ","),
 	}
+	states := make([]string, len(g.Instances))
+	for i, in := range g.Instances {
+		states[i] = in.ID + "=" + in.LifecycleState
+	}
 	o.Info = map[string]string{
 		"desired_capacity": strconv.Itoa(int(g.DesiredCapacity)),
 		"in_service":       strconv.Itoa(g.InService()),
 		"instances":        strconv.Itoa(len(g.Instances)),
+		"instance_states":  strings.Join(states, ","),
 	}
 	return o
 }
@@ -203,6 +234,8 @@ func kmsObservation(ref string, k *live.KMSKey) plan.Observation {
 	o.Exists = k.Readable
 	if k.Readable {
 		o.Attrs = map[string]string{"arn": k.ARN, "enabled": strconv.FormatBool(k.Enabled)}
+	} else if k.Error != "" {
+		o.Info = map[string]string{"error": k.Error}
 	}
 	return o
 }
@@ -314,6 +347,8 @@ func Reobserve(p *plan.Plan) live.Request {
 			req.Groups = append(req.Groups, o.ID)
 		case plan.KindKMSKey:
 			req.KMSKeys = append(req.KMSKeys, o.ID)
+		case plan.KindStack:
+			req.Stack = o.ID
 		}
 	}
 	req.Databases, req.Buckets = uniq(req.Databases), uniq(req.Buckets)
@@ -344,6 +379,13 @@ func Refresh(p *plan.Plan, obs *live.Observed) []plan.Observation {
 			out = append(out, groupObservation(o.Address, o.ID, obs.Groups[o.ID]))
 		case plan.KindKMSKey:
 			out = append(out, kmsObservation(o.ID, obs.KMSKeys[o.ID]))
+		case plan.KindStack:
+			var ids []string
+			for k := range o.Attrs {
+				ids = append(ids, strings.TrimPrefix(k, "resource."))
+			}
+			sort.Strings(ids)
+			out = append(out, stackObservation(o.ID, ids, obs.StackResources, obs.StackFound))
 		default:
 			out = append(out, o)
 		}

@@ -92,16 +92,14 @@ func TestRenameSwapEncryptsThroughACopy(t *testing.T) {
 		t.Fatalf("database resource = %+v", p.Resources[0])
 	}
 	restore, _ := p.Step("db.restore.main")
-	wantParams := map[string]string{
-		"snapshot": "envmig-3fa2c91b-main-enc", "identifier": "shop-prod-db-envmig", "instance_class": "db.t3.large",
-		"db_subnet_group": "shop-db", "multi_az": "false", "port": "5432",
-		"publicly_accessible": "false", "storage_type": "gp3", "vpc_security_group_ids": "sg-1", "deletion_protection": "false",
+	wantParams := plan.DBRestoreParams{
+		Snapshot: "envmig-3fa2c91b-main-enc", Identifier: "shop-prod-db-envmig",
+		Settings: plan.DBSettings{InstanceClass: "db.t3.large", DBSubnetGroup: "shop-db", MultiAZ: plan.Ptr(false), Port: 5432,
+			PubliclyAccessible: plan.Ptr(false), StorageType: "gp3", VPCSecurityGroupIDs: []string{"sg-1"}},
+		Tags: map[string]string{"owner": "platform"},
 	}
 	if diff := cmp.Diff(wantParams, restore.Params); diff != "" {
 		t.Fatalf("restore params (-want +got):\n%s", diff)
-	}
-	if diff := cmp.Diff(map[string]string{"owner": "platform"}, restore.Tags); diff != "" {
-		t.Fatal(diff)
 	}
 	for _, s := range p.Steps {
 		inWindow := s.ID != "preflight" && s.ID != "group.standby.web"
@@ -152,7 +150,7 @@ func TestInPlaceChangesNeedNoStandby(t *testing.T) {
 		t.Fatal(diff)
 	}
 	upd, _ := p.Step("db.update.main")
-	if diff := cmp.Diff(map[string]string{"identifier": "shop-prod-db", "instance_class": "db.t3.large"}, upd.Params); diff != "" {
+	if diff := cmp.Diff(plan.DBUpdateParams{Identifier: "shop-prod-db", Change: plan.DBChange{InstanceClass: "db.t3.large"}}, upd.Params); diff != "" {
 		t.Fatal(diff)
 	}
 	if p.Estimate.StandbySeconds != 0 {
@@ -269,7 +267,7 @@ func TestMovedBucket(t *testing.T) {
 		t.Fatal(diff)
 	}
 	create, _ := p.Step("bucket.create.uploads")
-	if diff := cmp.Diff(map[string]string{"bucket": "shop-prod-uploads", "region": "us-east-1", "versioning": "true"}, create.Params); diff != "" {
+	if diff := cmp.Diff(plan.BucketCreateParams{Bucket: "shop-prod-uploads", Region: "us-east-1", Versioning: true, Tags: map[string]string{"team": "web"}}, create.Params); diff != "" {
 		t.Fatal(diff)
 	}
 	if len(p.Leftovers) != 1 || p.Leftovers[0].ID != "shop-uploads-legacy" {
@@ -384,11 +382,11 @@ func TestCloneCopiesWithoutTouchingTheOriginals(t *testing.T) {
 		}
 	}
 	restore, _ := p.Step("db.restore.main")
-	if restore.Params["identifier"] != "shop-prod-db-exp1" || restore.Tags[CloneTagKey] != "shop-prod-db" {
+	if rp := restore.Params.(plan.DBRestoreParams); rp.Identifier != "shop-prod-db-exp1" || rp.Tags[CloneTagKey] != "shop-prod-db" {
 		t.Fatalf("restore = %+v", restore)
 	}
 	create, _ := p.Step("bucket.create.uploads")
-	if create.Params["bucket"] != "shop-prod-uploads-exp1" || create.Tags[CloneTagKey] != "shop-prod-uploads" {
+	if cp := create.Params.(plan.BucketCreateParams); cp.Bucket != "shop-prod-uploads-exp1" || cp.Tags[CloneTagKey] != "shop-prod-uploads" {
 		t.Fatalf("create = %+v", create)
 	}
 	obs.Buckets["shop-prod-uploads-exp1"] = &live.Bucket{Name: "shop-prod-uploads-exp1", Exists: true}

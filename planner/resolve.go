@@ -38,6 +38,10 @@ type targets struct {
 	buckets  []bucketTarget
 	services []serviceTarget
 	diags    []plan.Diagnostic
+	// stack and logicalIDs: the stack the spec names resources of, and
+	// the logical IDs it names.
+	stack      string
+	logicalIDs []string
 }
 
 // CloudFormation types a logical ID must have for each block.
@@ -52,7 +56,9 @@ const (
 func resolve(env *config.Environment, stack map[string]live.StackResource, stackFound bool) targets {
 	var t targets
 	m := env.Migration
+	t.stack = env.Stack
 	physical := func(address, logicalID, wantType string) string {
+		t.logicalIDs = append(t.logicalIDs, logicalID)
 		if env.Stack != "" && !stackFound {
 			t.diags = append(t.diags, plan.Diagnostic{
 				Severity: plan.SeverityError, Code: "EM100", Resource: address,

@@ -49,7 +49,7 @@ type bucketCopy struct {
 
 func (b *builder) steps(dbs []dbPlan, buckets []bucketPlan, services []serviceTarget, migrate bool) []plan.Step {
 	b.add(plan.PhasePrepare, plan.Step{
-		ID: "preflight", Action: plan.Preflight,
+		ID: "preflight", Action: plan.Preflight, Params: plan.PreflightParams{},
 		Description: fmt.Sprintf("Check the caller is in an allowed account and region %s, and that nothing changed since the plan", b.region),
 	})
 	var copies []bucketCopy
@@ -64,7 +64,7 @@ func (b *builder) steps(dbs []dbPlan, buckets []bucketPlan, services []serviceTa
 	}
 	for _, c := range copies {
 		b.createBucket(plan.PhasePrepare, c.bp, c.to, c.bp.region, "Create")
-		b.copyBucket(plan.PhasePrepare, c.bp, c.from, c.to, "precopy")
+		b.copyBucket(plan.PhasePrepare, c.bp, c.from, c.to, plan.CopyPrecopy)
 	}
 	var standbyIDs []string
 	if migrate {
@@ -75,7 +75,7 @@ func (b *builder) steps(dbs []dbPlan, buckets []bucketPlan, services []serviceTa
 				ID: id, Action: plan.GroupStandby, Resource: s.address,
 				Description: fmt.Sprintf("Take %s out of service: suspend scaling processes, move every InService instance to Standby", s.group),
 				Undo:        "Move the instances back to InService and restore the group's sizes and processes",
-				Params:      map[string]string{"group": s.group},
+				Params:      plan.GroupStandbyParams{Group: s.group},
 			})
 		}
 		b.standby = len(services) > 0
@@ -84,7 +84,7 @@ func (b *builder) steps(dbs []dbPlan, buckets []bucketPlan, services []serviceTa
 		b.cloneDatabase(d)
 	}
 	for _, c := range copies {
-		b.copyBucket(plan.PhasePrepare, c.bp, c.from, c.to, "delta")
+		b.copyBucket(plan.PhasePrepare, c.bp, c.from, c.to, plan.CopyDelta)
 		b.verifyBucket(plan.PhasePrepare, c.bp, c.from, c.to, "clone")
 	}
 	for _, d := range migrating {
@@ -97,7 +97,7 @@ func (b *builder) steps(dbs []dbPlan, buckets []bucketPlan, services []serviceTa
 	gate := plan.Step{
 		ID: "gate", Phase: plan.PhaseGate, Action: plan.Gate, InStandby: b.standby,
 		Description: "Point of no return: from here the originals change and the run can only roll forward",
-		Params:      map[string]string{"environment": b.env.Name},
+		Params:      plan.GateParams{Environment: b.env.Name},
 	}
 	for _, d := range migrating {
 		b.swapDatabase(d)
@@ -118,7 +118,7 @@ func (b *builder) steps(dbs []dbPlan, buckets []bucketPlan, services []serviceTa
 		b.add(plan.PhaseCommit, plan.Step{
 			ID: "group.resume." + s.cfg.Name, Action: plan.GroupResume, Resource: s.address,
 			Description: fmt.Sprintf("Put %s back in service: instances to InService, sizes and processes as they were", s.group),
-			Params:      map[string]string{"group": s.group, "standby_step": standbyIDs[i]},
+			Params:      plan.GroupResumeParams{Group: s.group, StandbyStep: standbyIDs[i]},
 		})
 	}
 	b.standby = false
@@ -127,7 +127,7 @@ func (b *builder) steps(dbs []dbPlan, buckets []bucketPlan, services []serviceTa
 			b.add(plan.PhaseCommit, plan.Step{
 				ID: "db.delete." + d.t.cfg.Name + ".clone", Action: plan.DBDelete, Resource: d.t.address,
 				Description: fmt.Sprintf("Delete the clone %s: its data now lives in %s", d.t.temp, d.t.id),
-				Params:      map[string]string{"identifier": d.t.temp},
+				Params:      plan.DBDeleteParams{Identifier: d.t.temp},
 				Removes:     []string{d.t.temp},
 			})
 		}
@@ -157,9 +157,9 @@ func (b *builder) bucketCopies(buckets []bucketPlan) []bucketCopy {
 }
 
 func (b *builder) createBucket(phase plan.Phase, bp bucketPlan, name, region, verb string) {
-	versioning := bp.versioning
-	if versioning == "" && bp.src != nil {
-		versioning = strconv.FormatBool(bp.src.Versioning == "Enabled")
+	versioning := bp.versioning == "true"
+	if bp.versioning == "" && bp.src != nil {
+		versioning = bp.src.Versioning == "Enabled"
 	}
 	suffix := ""
 	if name != bp.t.name {
@@ -168,8 +168,7 @@ func (b *builder) createBucket(phase plan.Phase, bp bucketPlan, name, region, ve
 	s := plan.Step{
 		ID: "bucket.create." + bp.t.cfg.Name + suffix, Action: plan.BucketCreate, Resource: bp.t.address,
 		Description: fmt.Sprintf("%s bucket %s in %s", verb, name, region),
-		Params:      map[string]string{"bucket": name, "region": region, "versioning": versioning},
-		Tags:        maps.Clone(bp.tags),
+		Params:      plan.BucketCreateParams{Bucket: name, Region: region, Versioning: versioning, Tags: maps.Clone(bp.tags)},
 		Creates:     []string{name},
 	}
 	if phase == plan.PhasePrepare {
@@ -181,16 +180,16 @@ func (b *builder) createBucket(phase plan.Phase, bp bucketPlan, name, region, ve
 	b.add(phase, s)
 }
 
-func (b *builder) copyBucket(phase plan.Phase, bp bucketPlan, from, to, mode string) {
-	what := map[string]string{
-		"precopy": "Pre-copy %s to %s while the environment is live",
-		"delta":   "Copy what changed in %s since the pre-copy to %s",
-		"final":   "Copy %s back to %s",
+func (b *builder) copyBucket(phase plan.Phase, bp bucketPlan, from, to string, mode plan.CopyMode) {
+	what := map[plan.CopyMode]string{
+		plan.CopyPrecopy: "Pre-copy %s to %s while the environment is live",
+		plan.CopyDelta:   "Copy what changed in %s since the pre-copy to %s",
+		plan.CopyFinal:   "Copy %s back to %s",
 	}[mode]
 	b.add(phase, plan.Step{
-		ID: "bucket.copy." + bp.t.cfg.Name + "." + mode, Action: plan.BucketCopy, Resource: bp.t.address,
+		ID: "bucket.copy." + bp.t.cfg.Name + "." + string(mode), Action: plan.BucketCopy, Resource: bp.t.address,
 		Description: fmt.Sprintf(what, from, to),
-		Params:      map[string]string{"source": from, "destination": to, "mode": mode},
+		Params:      plan.BucketCopyParams{Source: from, Destination: to, Mode: mode},
 	})
 }
 
@@ -199,7 +198,7 @@ func (b *builder) verifyBucket(phase plan.Phase, bp bucketPlan, from, to, which 
 	b.add(phase, plan.Step{
 		ID: "verify.bucket." + bp.t.cfg.Name + "." + which, Action: plan.VerifyBucket, Resource: bp.t.address,
 		Description: fmt.Sprintf("Verify %s against %s by manifest (%s)", to, from, level),
-		Params:      map[string]string{"source": from, "destination": to, "objects": level},
+		Params:      plan.VerifyBucketParams{Source: from, Destination: to, Objects: level},
 	})
 }
 
@@ -211,12 +210,12 @@ func (b *builder) copyBack(c bucketCopy) func() {
 		b.add(plan.PhaseCommit, plan.Step{
 			ID: "bucket.delete." + bp.t.cfg.Name, Action: plan.BucketDelete, Resource: bp.t.address,
 			Description: fmt.Sprintf("Empty and delete %s in %s so its name can move to %s (its objects are verified in %s)", bp.t.name, bp.live.Region, bp.region, c.to),
-			Params:      map[string]string{"bucket": bp.t.name, "region": bp.live.Region},
+			Params:      plan.BucketDeleteParams{Bucket: bp.t.name, Region: bp.live.Region},
 			Removes:     []string{bp.t.name},
 		})
 		b.createBucket(plan.PhaseCommit, bp, bp.t.name, bp.region, "Re-create")
 	}
-	b.copyBucket(plan.PhaseCommit, bp, c.to, bp.t.name, "final")
+	b.copyBucket(plan.PhaseCommit, bp, c.to, bp.t.name, plan.CopyFinal)
 	b.verifyBucket(plan.PhaseCommit, bp, c.to, bp.t.name, "final")
 	return func() {
 		if bp.regions {
@@ -226,25 +225,57 @@ func (b *builder) copyBack(c bucketCopy) func() {
 		b.add(plan.PhaseCommit, plan.Step{
 			ID: "bucket.delete." + bp.t.cfg.Name + ".temporary", Action: plan.BucketDelete, Resource: bp.t.address,
 			Description: fmt.Sprintf("Empty and delete the clone %s: its objects are back in %s", c.to, bp.t.name),
-			Params:      map[string]string{"bucket": c.to, "region": bp.region},
+			Params:      plan.BucketDeleteParams{Bucket: c.to, Region: bp.region},
 			Removes:     []string{c.to},
 		})
 	}
 }
 
-// restoreParams are the settings a restore of d carries.
-func restoreParams(d dbPlan, snapshot, identifier string, deletionProtection bool) map[string]string {
-	p := map[string]string{"snapshot": snapshot, "identifier": identifier}
-	for _, k := range dbSettingKeys {
-		if v := d.settings[k]; v != "" && !defaultGroup(k, v) {
-			p[k] = v
+// restoreParams are the parameters of a restore of d.
+func restoreParams(d dbPlan, snapshot, identifier string, deletionProtection bool, tags map[string]string) plan.DBRestoreParams {
+	set := func(k string) string {
+		if v := d.settings[k]; !defaultGroup(k, v) {
+			return v
 		}
+		return ""
+	}
+	flag := func(k string) *bool {
+		if v, err := strconv.ParseBool(d.settings[k]); err == nil {
+			return &v
+		}
+		return nil
+	}
+	s := plan.DBSettings{
+		InstanceClass: set("instance_class"), DBSubnetGroup: set("db_subnet_group"),
+		ParameterGroup: set("parameter_group"), OptionGroup: set("option_group"),
+		MultiAZ: flag("multi_az"), PubliclyAccessible: flag("publicly_accessible"),
+		StorageType: set("storage_type"),
+	}
+	if port, err := strconv.ParseInt(d.settings["port"], 10, 32); err == nil && port > 0 {
+		s.Port = int32(port)
+	}
+	if g := d.settings["vpc_security_group_ids"]; g != "" {
+		s.VPCSecurityGroupIDs = strings.Split(g, ",")
 	}
 	if d.settings["engine"] != d.live.Engine {
-		p["engine"] = d.settings["engine"]
+		s.Engine = d.settings["engine"]
 	}
-	p["deletion_protection"] = strconv.FormatBool(deletionProtection)
-	return p
+	return plan.DBRestoreParams{Snapshot: snapshot, Identifier: identifier, Settings: s, DeletionProtection: deletionProtection, Tags: maps.Clone(tags)}
+}
+
+// dbChange turns setting name → value into the typed change.
+func dbChange(m map[string]string) plan.DBChange {
+	c := plan.DBChange{EngineVersion: m["engine_version"], InstanceClass: m["instance_class"], ParameterGroup: m["parameter_group"]}
+	if n, err := strconv.ParseInt(m["allocated_storage"], 10, 64); err == nil {
+		c.AllocatedStorage = n
+	}
+	if v, err := strconv.ParseBool(m["multi_az"]); err == nil {
+		c.MultiAZ = &v
+	}
+	if v, err := strconv.ParseBool(m["deletion_protection"]); err == nil {
+		c.DeletionProtection = &v
+	}
+	return c
 }
 
 // defaultGroup reports an RDS default parameter or option group: a restore
@@ -260,7 +291,7 @@ func (b *builder) cloneDatabase(d dbPlan) {
 		ID: "db.snapshot." + name, Action: plan.DBSnapshot, Resource: d.t.address,
 		Description: fmt.Sprintf("Snapshot %s as %s", d.t.id, snap),
 		Undo:        "Delete the snapshot",
-		Params:      map[string]string{"identifier": d.t.id, "snapshot": snap},
+		Params:      plan.DBSnapshotParams{Identifier: d.t.id, Snapshot: snap},
 		Creates:     []string{snap},
 	})
 	b.keep(plan.LeftoverDBSnapshot, snap, "", "the state of "+d.t.id+" before the migration")
@@ -276,7 +307,7 @@ func (b *builder) cloneDatabase(d dbPlan) {
 			ID: "db.copy-snapshot." + name, Action: plan.DBCopySnapshot, Resource: d.t.address,
 			Description: fmt.Sprintf("Copy %s to %s, encrypted with %s", snap, enc, keyText),
 			Undo:        "Delete the encrypted copy",
-			Params:      map[string]string{"source": snap, "snapshot": enc, "kms_key_id": key},
+			Params:      plan.DBCopySnapshotParams{Source: snap, Snapshot: enc, KMSKeyID: key},
 			Creates:     []string{enc},
 		})
 		b.keep(plan.LeftoverDBSnapshot, enc, "", "the encrypted copy the clone was restored from")
@@ -286,17 +317,14 @@ func (b *builder) cloneDatabase(d dbPlan) {
 		ID: "db.restore." + name, Action: plan.DBRestore, Resource: d.t.address,
 		Description: fmt.Sprintf("Restore %s from %s as %s", d.t.temp, source, describeSettings(d)),
 		Undo:        "Delete " + d.t.temp + " (no final snapshot: it is a copy)",
-		Params:      restoreParams(d, source, d.t.temp, false),
-		Tags:        maps.Clone(d.tags),
+		Params:      restoreParams(d, source, d.t.temp, false, d.tags),
 		Creates:     []string{d.t.temp},
 	})
 	if len(d.modify) > 0 {
-		params := maps.Clone(d.modify)
-		params["identifier"] = d.t.temp
 		b.add(plan.PhasePrepare, plan.Step{
 			ID: "db.modify." + name, Action: plan.DBModify, Resource: d.t.address,
 			Description: fmt.Sprintf("Modify the clone %s: %s", d.t.temp, kv(d.modify)),
-			Params:      params,
+			Params:      plan.DBModifyParams{Identifier: d.t.temp, Change: dbChange(d.modify)},
 		})
 	}
 }
@@ -310,25 +338,30 @@ func describeSettings(d dbPlan) string {
 }
 
 func (b *builder) verifyDatabase(phase plan.Phase, d dbPlan, identifier, which string, final bool) {
-	params := map[string]string{"identifier": identifier}
-	for _, k := range []string{"engine", "instance_class", "storage_encrypted", "multi_az", "db_subnet_group", "parameter_group"} {
-		params[k] = d.settings[k]
+	flag := func(k string) *bool {
+		if v, err := strconv.ParseBool(d.settings[k]); err == nil {
+			return &v
+		}
+		return nil
+	}
+	e := plan.DBExpect{
+		Engine: d.settings["engine"], InstanceClass: d.settings["instance_class"], StorageEncrypted: flag("storage_encrypted"),
+		MultiAZ: flag("multi_az"), DBSubnetGroup: d.settings["db_subnet_group"], ParameterGroup: d.settings["parameter_group"],
 	}
 	if d.settings["storage_encrypted"] == "true" && d.encryptKey != "" && d.encryptKey != "default" {
-		params["kms_key_id"] = d.encryptKey
+		e.KMSKeyID = d.encryptKey
 	}
 	if d.modify["engine_version"] != "" || final {
-		params["engine_version"] = d.settings["engine_version"]
+		e.EngineVersion = d.settings["engine_version"]
 	}
 	if final {
-		params["allocated_storage"] = d.settings["allocated_storage"]
-		params["deletion_protection"] = d.settings["deletion_protection"]
+		e.AllocatedStorage, _ = strconv.ParseInt(d.settings["allocated_storage"], 10, 64)
+		e.DeletionProtection = flag("deletion_protection")
 	}
 	b.add(phase, plan.Step{
 		ID: "verify.database." + d.t.cfg.Name + "." + which, Action: plan.VerifyDatabase, Resource: d.t.address,
 		Description: fmt.Sprintf("Verify %s is available with the desired settings", identifier),
-		Params:      params,
-		Tags:        maps.Clone(d.tags),
+		Params:      plan.VerifyDatabaseParams{Identifier: identifier, Expect: e, Tags: maps.Clone(d.tags)},
 	})
 }
 
@@ -348,10 +381,7 @@ func (b *builder) verifyFrozen(dbs []dbPlan, copies []bucketCopy, services []ser
 	b.add(plan.PhasePrepare, plan.Step{
 		ID: "verify.frozen", Action: plan.VerifyFrozen,
 		Description: "Verify nothing changed the originals during the standby: no instance back in service, no database modified, no object written",
-		Params: map[string]string{
-			"groups": strings.Join(groups, ","), "databases": strings.Join(ids, ","),
-			"buckets": strings.Join(buckets, ","), "standby_steps": strings.Join(standbyIDs, ","),
-		},
+		Params:      plan.VerifyFrozenParams{Groups: groups, Databases: ids, Buckets: buckets, StandbySteps: standbyIDs},
 	})
 }
 
@@ -360,25 +390,23 @@ func (b *builder) verifyFrozen(dbs []dbPlan, copies []bucketCopy, services []ser
 func (b *builder) userChecks(migrating []dbPlan, copies []bucketCopy) {
 	env := map[string]string{}
 	for _, d := range migrating {
-		env["env.ENVMIG_DATABASE_"+envName(d.t.cfg.Name)] = d.t.temp
+		env["ENVMIG_DATABASE_"+envName(d.t.cfg.Name)] = d.t.temp
 	}
 	for _, c := range copies {
-		env["env.ENVMIG_BUCKET_"+envName(c.bp.t.cfg.Name)] = c.to
+		env["ENVMIG_BUCKET_"+envName(c.bp.t.cfg.Name)] = c.to
 	}
 	for _, h := range b.env.Migration.Verify.HTTP {
 		b.add(plan.PhasePrepare, plan.Step{
 			ID: "verify.http." + h.Name, Action: plan.VerifyHTTP,
 			Description: fmt.Sprintf("Probe %s, expect HTTP %d", h.URL, h.Status),
-			Params:      map[string]string{"url": h.URL, "status": strconv.Itoa(h.Status), "timeout": h.Timeout},
+			Params:      plan.VerifyHTTPParams{URL: h.URL, Status: h.Status, Timeout: h.Timeout},
 		})
 	}
 	for _, c := range b.env.Migration.Verify.Commands {
-		p := maps.Clone(env)
-		p["run"] = c.Run
 		b.add(plan.PhasePrepare, plan.Step{
 			ID: "verify.command." + c.Name, Action: plan.VerifyCommand,
 			Description: fmt.Sprintf("Run check %q against the clone", c.Name),
-			Params:      p,
+			Params:      plan.VerifyCommandParams{Run: c.Run, Env: maps.Clone(env)},
 		})
 	}
 }
@@ -395,14 +423,14 @@ func (b *builder) swapDatabase(d dbPlan) {
 		b.add(plan.PhaseCommit, plan.Step{
 			ID: "db.delete." + name, Action: plan.DBDelete, Resource: d.t.address,
 			Description: fmt.Sprintf("Delete the original %s, keeping a final snapshot %s", d.t.id, final),
-			Params:      map[string]string{"identifier": d.t.id, "final_snapshot": final},
+			Params:      plan.DBDeleteParams{Identifier: d.t.id, FinalSnapshot: final},
 			Creates:     []string{final}, Removes: []string{d.t.id},
 		})
 		b.keep(plan.LeftoverDBSnapshot, final, "", "the final snapshot of the original "+d.t.id)
 		b.add(plan.PhaseCommit, plan.Step{
 			ID: "db.snapshot." + name + ".clone", Action: plan.DBSnapshot, Resource: d.t.address,
 			Description: fmt.Sprintf("Snapshot the verified clone %s as %s", d.t.temp, clone),
-			Params:      map[string]string{"identifier": d.t.temp, "snapshot": clone},
+			Params:      plan.DBSnapshotParams{Identifier: d.t.temp, Snapshot: clone},
 			Creates:     []string{clone},
 		})
 		b.keep(plan.LeftoverDBSnapshot, clone, "", "the verified clone's snapshot "+d.t.id+" was restored from")
@@ -410,29 +438,28 @@ func (b *builder) swapDatabase(d dbPlan) {
 		b.add(plan.PhaseCommit, plan.Step{
 			ID: "db.restore." + name + ".original", Action: plan.DBRestore, Resource: d.t.address,
 			Description: fmt.Sprintf("Restore %s from %s", d.t.id, clone),
-			Params:      restoreParams(d, clone, d.t.id, dp),
-			Tags:        maps.Clone(d.tags),
+			Params:      restoreParams(d, clone, d.t.id, dp, d.tags),
 			Creates:     []string{d.t.id},
 		})
 	} else {
 		b.add(plan.PhaseCommit, plan.Step{
 			ID: "db.rename." + name + ".retire", Action: plan.DBRename, Resource: d.t.address,
 			Description: fmt.Sprintf("Rename the original %s aside to %s", d.t.id, d.t.retired),
-			Params:      map[string]string{"from": d.t.id, "to": d.t.retired, "retired_by": b.lineage},
+			Params:      plan.DBRenameParams{From: d.t.id, To: d.t.retired, RetiredBy: b.lineage},
 			Removes:     []string{d.t.id}, Creates: []string{d.t.retired},
 		})
 		b.keep(plan.LeftoverDBInstance, d.t.retired, "", "the original "+d.t.id+", kept as the fastest way back")
 		b.add(plan.PhaseCommit, plan.Step{
 			ID: "db.rename." + name + ".swap", Action: plan.DBRename, Resource: d.t.address,
 			Description: fmt.Sprintf("Rename the verified clone %s to %s", d.t.temp, d.t.id),
-			Params:      map[string]string{"from": d.t.temp, "to": d.t.id},
+			Params:      plan.DBRenameParams{From: d.t.temp, To: d.t.id},
 			Removes:     []string{d.t.temp}, Creates: []string{d.t.id},
 		})
 		if d.settings["deletion_protection"] == "true" {
 			b.add(plan.PhaseCommit, plan.Step{
 				ID: "db.update." + name + ".protect", Action: plan.DBUpdate, Resource: d.t.address,
 				Description: fmt.Sprintf("Turn deletion protection on for %s", d.t.id),
-				Params:      map[string]string{"identifier": d.t.id, "deletion_protection": "true"},
+				Params:      plan.DBUpdateParams{Identifier: d.t.id, Change: plan.DBChange{DeletionProtection: plan.Ptr(true)}},
 			})
 		}
 	}
@@ -446,34 +473,36 @@ func (b *builder) inPlace(dbs []dbPlan, buckets []bucketPlan, migrate bool) {
 		if d.res.Action != plan.ActionUpdate {
 			continue
 		}
-		params := maps.Clone(d.update)
-		params["identifier"] = d.t.id
-		s := plan.Step{
+		p := plan.DBUpdateParams{Identifier: d.t.id, Change: dbChange(d.update)}
+		if d.updateTags {
+			p.Tags = plan.Ptr(maps.Clone(d.tags))
+			if *p.Tags == nil {
+				*p.Tags = map[string]string{}
+			}
+		}
+		b.add(plan.PhaseCommit, plan.Step{
 			ID: "db.update." + d.t.cfg.Name, Action: plan.DBUpdate, Resource: d.t.address,
 			Description: fmt.Sprintf("Update %s in place: %s", d.t.id, kvTags(d.update, d.updateTags)),
-			Params:      params,
-		}
-		if d.updateTags {
-			s.Tags = maps.Clone(d.tags)
-			s.Params["tags"] = "replace"
-		}
-		b.add(plan.PhaseCommit, s)
+			Params:      p,
+		})
 	}
 	for _, bp := range buckets {
 		switch {
 		case bp.create:
 			b.createBucket(plan.PhaseCommit, bp, bp.t.name, bp.region, "Create")
 		case bp.update && !bp.regions:
-			s := plan.Step{
-				ID: "bucket.update." + bp.t.cfg.Name, Action: plan.BucketUpdate, Resource: bp.t.address,
-				Description: fmt.Sprintf("Update %s in place: %s", bp.t.name, changeList(bp.res.Changes)),
-				Params:      map[string]string{"bucket": bp.t.name, "versioning": bp.versioning, "region": bp.region},
+			p := plan.BucketUpdateParams{Bucket: bp.t.name, Region: bp.region}
+			if v, err := strconv.ParseBool(bp.versioning); err == nil {
+				p.Versioning = &v
 			}
 			if bp.t.cfg.Tags != nil {
-				s.Tags = maps.Clone(bp.t.cfg.Tags)
-				s.Params["tags"] = "replace"
+				p.Tags = plan.Ptr(maps.Clone(bp.t.cfg.Tags))
 			}
-			b.add(plan.PhaseCommit, s)
+			b.add(plan.PhaseCommit, plan.Step{
+				ID: "bucket.update." + bp.t.cfg.Name, Action: plan.BucketUpdate, Resource: bp.t.address,
+				Description: fmt.Sprintf("Update %s in place: %s", bp.t.name, changeList(bp.res.Changes)),
+				Params:      p,
+			})
 		}
 	}
 }

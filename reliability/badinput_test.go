@@ -32,6 +32,9 @@ type badCase struct {
 	args  []string
 	code  int
 	want  string // in stderr (or stdout)
+	// after, when set, checks what the case must not have done besides
+	// AWS calls and the journal (a check command that ran, say).
+	after func(t *testing.T, c *clitest.CLI)
 }
 
 // spec variants of the valid shop spec.
@@ -179,12 +182,52 @@ func badCases(f *fixtures) map[string]badCase {
 		"plan edited":              {setup: withPlan(func(b []byte) []byte { return bytes.Replace(b, []byte("db.t3.large"), []byte("db.t3.micro"), 1) }), args: apply, code: 1, want: "modified after it was made"},
 		"plan steps reordered":     {setup: resealed(func(p *plan.Plan) { p.Steps[1], p.Steps[len(p.Steps)-1] = p.Steps[len(p.Steps)-1], p.Steps[1] }), args: apply, code: 1, want: "point of no return"},
 		"plan for another account": {setup: resealed(func(p *plan.Plan) { p.Account = "111111111111" }), args: apply, code: 1, want: "made for account 111111111111"},
-		"plan for another region":  {setup: resealed(func(p *plan.Plan) { p.Region = "eu-west-1" }), args: apply, code: 1, want: "made for region eu-west-1"},
+		// A plan's region is part of what the spec gives (the security suite
+		// checks the credentials' region against a plan's).
+		"plan for another region": {setup: resealed(func(p *plan.Plan) { p.Region = "eu-west-1" }), args: apply, code: 1,
+			want: `the spec gives "Check the caller is in an allowed account and region eu-west-1`},
 		"plan with errors": {setup: resealed(func(p *plan.Plan) {
 			p.Diagnostics = append(p.Diagnostics, plan.Diagnostic{Severity: plan.SeverityError, Code: "EM101", Summary: "x"})
 		}), args: apply, code: 1, want: "error"},
 		"plan without a gate": {setup: resealed(func(p *plan.Plan) { p.Steps = p.Steps[:p.GateIndex()] }), args: apply, code: 1, want: "points of no return"},
 		"show two files":      {args: []string{"show", "a.json", "b.json"}, code: 1, want: "usage"},
+
+		// Only the reviewed plan runs: a plan the spec in the working
+		// directory does not give is refused before any AWS call, whatever
+		// its digest says.
+		"plan with a forged delete step": {setup: resealed(func(p *plan.Plan) {
+			forged := plan.Step{ID: "bucket.delete.other", Phase: plan.PhaseCommit, Action: plan.BucketDelete,
+				Description: "Empty and delete bucket someone-elses-bucket", Params: plan.BucketDeleteParams{Bucket: "someone-elses-bucket"}}
+			p.Steps = append(p.Steps, forged)
+		}), args: apply, code: 1, want: "the plan has step bucket.delete.other (bucket.delete) that the spec does not give"},
+		"plan with a check command the spec lacks": {setup: resealed(func(p *plan.Plan) {
+			i := p.GateIndex()
+			check := plan.Step{ID: "verify.command.exfiltrate", Phase: plan.PhasePrepare, Action: plan.VerifyCommand,
+				Description: "Run check", Params: plan.VerifyCommandParams{Run: "touch PWNED"}}
+			p.Steps = append(p.Steps[:i], append([]plan.Step{check}, p.Steps[i:]...)...)
+		}), args: apply, code: 1, want: "the plan has step verify.command.exfiltrate (verify.command) where the spec gives step gate (gate)",
+			after: func(t *testing.T, c *clitest.CLI) {
+				if _, err := os.Stat(filepath.Join(c.Dir, "PWNED")); err == nil {
+					t.Fatal("a check command from the plan file ran")
+				}
+			}},
+		"plan with a changed parameter": {setup: resealed(func(p *plan.Plan) {
+			for i, s := range p.Steps {
+				if r, ok := s.Params.(plan.DBRestoreParams); ok {
+					r.Settings.PubliclyAccessible = plan.Ptr(true)
+					p.Steps[i].Params = r
+				}
+			}
+		}), args: apply, code: 1, want: "params.settings.publicly_accessible: the plan has true, the spec gives false"},
+		"plan made from another spec": {spec: shopWith(`instance_class    = "db.t3.large"`, `instance_class    = "db.t3.xlarge"`),
+			setup: withPlan(same), args: apply, code: 1, want: "not the plan the spec in"},
+		"plan with an unknown action": {setup: withPlan(func(b []byte) []byte {
+			return bytes.Replace(b, []byte(`"action": "bucket.copy"`), []byte(`"action": "bucket.copy-everywhere"`), 1)
+		}), args: apply, code: 1, want: `unknown action "bucket.copy-everywhere"`},
+		"plan with an unknown parameter": {setup: withPlan(func(b []byte) []byte {
+			return bytes.Replace(b, []byte(`"mode": "precopy"`), []byte(`"mode": "precopy", "delete_destination_first": true`), 1)
+		}), args: apply, code: 1, want: `unknown field "delete_destination_first"`},
+		"plan applied away from its spec": {spec: "-", setup: withPlan(same), args: apply, code: 1, want: "-chdir=DIR"},
 		"plan already applied": {setup: func(t *testing.T, c *clitest.CLI) {
 			write(t, c, validPlan, f.appliedPlan, 0o600)
 			copyDir(t, filepath.Join(f.appliedDir, ".envmig"), filepath.Join(c.Dir, ".envmig"))
@@ -318,6 +361,9 @@ func TestBadInputSuite(t *testing.T) {
 			}
 			if after := clitest.DirDigest(t, stateDir); after != before {
 				t.Fatal("bad input changed the state directory")
+			}
+			if tc.after != nil {
+				tc.after(t, c)
 			}
 			clitest.NoSecrets(t, stateDir, []string{"s3cr3t-canary-value", clitest.CanaryPassword}, r)
 		})

@@ -104,9 +104,11 @@ func TestSecuritySuite(t *testing.T) {
 	})
 	check("region mismatch refused", func(t *testing.T) {
 		clitest.SeedShop(t)
-		c := clitest.New(t, clitest.Bins.Envmig, clitest.ShopSpec("rename-swap"))
+		// A spec that leaves the region to the environment: the plan is
+		// made in us-east-1, then applied with credentials for eu-west-1.
+		spec := strings.Replace(clitest.ShopSpec("rename-swap"), `region              = "us-east-1"`, "", 1)
+		c := clitest.New(t, clitest.Bins.Envmig, spec)
 		c.Must(0, "plan", "-out", "plan.json")
-		os.Remove(filepath.Join(c.Dir, "main.envmig.hcl"))
 		c.Env = []string{"AWS_REGION=eu-west-1"}
 		r := c.Must(1, "apply", "-auto-approve", "plan.json")
 		if !strings.Contains(r.Stderr, "made for region us-east-1") {

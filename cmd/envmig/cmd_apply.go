@@ -125,12 +125,12 @@ func (g *globals) loadSavedPlan(ctx context.Context, o applyOptions) (*plan.Plan
 	if errs := p.Errors(); len(errs) > 0 {
 		return nil, nil, fmt.Errorf("%s: the plan has %d error(s) and cannot be applied", o.planFile, len(errs))
 	}
-	// The spec beside the plan, when there is one, says which profile and
-	// region this run uses; otherwise the SDK's default chain does.
-	spec := &config.Config{}
-	if cfg, diags := config.Load(".", config.LoadOptions{VarFiles: o.vars.varFiles, Vars: o.vars.vars, Environ: g.environ}); !diags.HasErrors() && cfg != nil {
-		spec = cfg
-		g.sensitive = append(g.sensitive, cfg.SensitiveValues...)
+	// Only the plan the spec gives runs: it is computed again from the
+	// spec in the working directory and the plan's own observations, before
+	// any AWS call.
+	spec, err := g.rederive(p, o.vars, o.planFile)
+	if err != nil {
+		return nil, nil, err
 	}
 	cl, err := g.awsFor(ctx, spec)
 	if err != nil {
@@ -206,4 +206,58 @@ func (g *globals) finish(s *session, err error) error {
 		fmt.Fprintf(g.stdout, "%s Run %s of %q was undone; the environment is as it was.\n", g.style().Yellow("Rolled back."), st.Lineage, st.Environment)
 	}
 	return nil
+}
+
+// PlanMismatchError reports a plan that the spec in the working directory
+// does not give: made from another spec or with other variables, or edited.
+type PlanMismatchError struct {
+	Plan, Dir, Difference string
+}
+
+func (e *PlanMismatchError) Error() string {
+	return fmt.Sprintf("%s is not the plan the spec in %s gives: %s\n"+
+		"Only the plan that the spec produces runs. Apply it in the directory and with the -var/-var-file values it was planned with, "+
+		"or make the plan again from this spec (envmig plan -out FILE) and have it reviewed.", e.Plan, e.Dir, e.Difference)
+}
+
+// rederive loads the spec of the working directory and refuses p unless the
+// planner, given p's own observations and options, computes exactly p. It
+// makes no AWS call. what names the plan in messages.
+func (g *globals) rederive(p *plan.Plan, vars varFlags, what string) (*config.Config, error) {
+	dir, _ := os.Getwd()
+	cfg, diags := config.Load(".", config.LoadOptions{VarFiles: vars.varFiles, Vars: vars.vars, Environ: g.environ})
+	if cfg != nil {
+		g.sensitive = append(g.sensitive, cfg.SensitiveValues...)
+	}
+	if len(cfg.Files) == 0 {
+		return nil, fmt.Errorf("%s was made from a spec, and there is none in %s: run envmig in the directory of the spec the plan was made from (envmig -chdir=DIR ...)", what, dir)
+	}
+	if diags.HasErrors() {
+		if _, err := g.loadConfig(vars); err != nil {
+			return nil, err
+		}
+	}
+	diff, err := planner.Rederive(cfg, p)
+	if err != nil {
+		return nil, err
+	}
+	if diff != "" {
+		return nil, &PlanMismatchError{Plan: what, Dir: dir, Difference: diff}
+	}
+	return cfg, nil
+}
+
+// rederiveJournal refuses to resume a journal whose plan is not the one its
+// source gives: the spec for migrations and clones, the journal's kept list
+// for a cleanup.
+func (g *globals) rederiveJournal(st *statefile.State, vars varFlags) error {
+	what := fmt.Sprintf("the plan of run %s", st.Lineage)
+	if st.Plan.Strategy == "cleanup" {
+		if d := planner.RederiveCleanup(st.Kept, st.Plan); d != "" {
+			return &PlanMismatchError{Plan: what, Dir: stateDir, Difference: d}
+		}
+		return nil
+	}
+	_, err := g.rederive(st.Plan, vars, what)
+	return err
 }

@@ -24,7 +24,7 @@ func cleanupCommand(g *globals) *cli.Command {
 			if _, err := positional(c, 0, 0, ""); err != nil {
 				return err
 			}
-			return runCleanup(c.Context, g, stateRunOptions{c.String("environment"), c.Bool("auto-approve"), c.Duration("lock-timeout")})
+			return runCleanup(c.Context, g, stateRunOptions{varFlags{}, c.String("environment"), c.Bool("auto-approve"), c.Duration("lock-timeout")})
 		},
 	}
 }

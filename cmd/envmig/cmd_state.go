@@ -89,6 +89,7 @@ func statusCommand(g *globals) *cli.Command {
 }
 
 type stateRunOptions struct {
+	vars        varFlags
 	environment string
 	autoApprove bool
 	lockTimeout time.Duration
@@ -99,15 +100,17 @@ func stateRunFlags() []cli.Flag {
 }
 
 func resumeCommand(g *globals) *cli.Command {
+	var v varFlags
 	return &cli.Command{
 		Name:  "resume",
 		Usage: "continue an interrupted or failed run (or an interrupted rollback)",
-		Flags: stateRunFlags(),
+		Flags: append(stateRunFlags(), v.flags()...),
 		Action: func(c *cli.Context) error {
 			if _, err := positional(c, 0, 0, ""); err != nil {
 				return err
 			}
-			return runJournal(c.Context, g, stateRunOptions{c.String("environment"), c.Bool("auto-approve"), c.Duration("lock-timeout")}, modeResume)
+			v.read(c)
+			return runJournal(c.Context, g, stateRunOptions{v, c.String("environment"), c.Bool("auto-approve"), c.Duration("lock-timeout")}, modeResume)
 		},
 	}
 }
@@ -121,7 +124,7 @@ func rollbackCommand(g *globals) *cli.Command {
 			if _, err := positional(c, 0, 0, ""); err != nil {
 				return err
 			}
-			return runJournal(c.Context, g, stateRunOptions{c.String("environment"), c.Bool("auto-approve"), c.Duration("lock-timeout")}, modeRollback)
+			return runJournal(c.Context, g, stateRunOptions{varFlags{}, c.String("environment"), c.Bool("auto-approve"), c.Duration("lock-timeout")}, modeRollback)
 		},
 	}
 }
@@ -159,6 +162,14 @@ func runJournal(ctx context.Context, g *globals, o stateRunOptions, mode runMode
 	}
 	defer s.close()
 	st := s.state
+	// Resuming runs the rest of the journal's plan: only if it is still
+	// the plan the spec gives. (A rollback only undoes what the run did,
+	// and only to what the run created, so it needs no spec.)
+	if mode == modeResume && st.Status != statefile.RunRollingBack {
+		if err := g.rederiveJournal(st, o.vars); err != nil {
+			return err
+		}
+	}
 	if mode == modeRollback && !o.autoApprove {
 		if err := g.ask(fmt.Sprintf("Undo run %s of %q? Every step it started is undone in reverse order.\nOnly 'yes' will be accepted.", st.Lineage, st.Environment), "yes"); err != nil {
 			return err

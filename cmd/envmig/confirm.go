@@ -9,6 +9,7 @@ import (
 	"github.com/envmig/envmig/cmd/envmig/view"
 	"github.com/envmig/envmig/executor"
 	"github.com/envmig/envmig/internal/awsclient"
+	"github.com/envmig/envmig/planner/plan"
 )
 
 // ask prints question and reads one line; the answer must equal want.
@@ -41,7 +42,11 @@ func (g *globals) gate(cl *awsclient.Clients, autoApprove bool) executor.Handler
 			sc.Report(executor.Progress{Line: "crossing the point of no return (-auto-approve)"})
 			return nil
 		}
-		env := sc.Param("environment")
+		p, err := executor.Params[plan.GateParams](sc)
+		if err != nil {
+			return err
+		}
+		env := p.Environment
 		q := fmt.Sprintf("\n%s The clone is verified. From here the originals of %q change and the run can only roll forward.\n"+
 			"Type the environment's name (%s) to continue with plan %s; anything else undoes the run.",
 			g.style().Red("POINT OF NO RETURN."), env, env, view.ShortDigest(sc.Plan.Digest))

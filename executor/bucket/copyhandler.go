@@ -10,6 +10,7 @@ import (
 	"github.com/dustin/go-humanize"
 
 	"github.com/envmig/envmig/executor"
+	"github.com/envmig/envmig/planner/plan"
 )
 
 // CopyHandler runs BucketCopy: a Syncer from source to destination that
@@ -18,14 +19,14 @@ import (
 type CopyHandler struct{ *deps }
 
 func (h *CopyHandler) Apply(ctx context.Context, sc *executor.StepContext) error {
-	src, err := param(sc, "source")
+	p, err := executor.Params[plan.BucketCopyParams](sc)
+	if err == nil {
+		err = required(sc, "source", p.Source, "destination", p.Destination)
+	}
 	if err != nil {
 		return err
 	}
-	dst, err := param(sc, "destination")
-	if err != nil {
-		return err
-	}
+	src, dst := p.Source, p.Destination
 	srcAPI := h.clients(h.region(ctx, sc, src))
 	dstAPI := h.clients(h.region(ctx, sc, dst))
 	// Only a bucket this run created may have stale uploads of ours, and

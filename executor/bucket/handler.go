@@ -66,21 +66,35 @@ var (
 	_ executor.Handler = (*VerifyHandler)(nil)
 )
 
-// param returns a required step parameter.
-func param(sc *executor.StepContext, key string) (string, error) {
-	v := sc.Param(key)
-	if v == "" {
-		return "", fmt.Errorf("step %s has no %q parameter: the plan is malformed", sc.Step.ID, key)
+// required fails when a required parameter is empty: the plan is
+// malformed.
+func required(sc *executor.StepContext, pairs ...string) error {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if pairs[i+1] == "" {
+			return fmt.Errorf("step %s has no %q parameter: the plan is malformed", sc.Step.ID, pairs[i])
+		}
 	}
-	return v, nil
+	return nil
 }
 
-// region finds where bucket is for this step: the region of the last
-// BucketCreate of it before this step in the plan, else the planner's
-// observation of it, else S3's answer to a HEAD, else the plan's region.
+// region finds where bucket is for this step: the step's own region when it
+// names one for that bucket, else the region of the last BucketCreate of it
+// before this step in the plan, else the planner's observation of it, else
+// S3's answer to a HEAD, else the plan's region.
 func (d *deps) region(ctx context.Context, sc *executor.StepContext, bucket string) string {
-	if r := sc.Param("region"); r != "" && sc.Param("bucket") == bucket {
-		return r
+	switch p := sc.Step.Params.(type) {
+	case plan.BucketCreateParams:
+		if p.Bucket == bucket && p.Region != "" {
+			return p.Region
+		}
+	case plan.BucketDeleteParams:
+		if p.Bucket == bucket && p.Region != "" {
+			return p.Region
+		}
+	case plan.BucketUpdateParams:
+		if p.Bucket == bucket && p.Region != "" {
+			return p.Region
+		}
 	}
 	if sc.Plan != nil {
 		r := ""
@@ -88,8 +102,8 @@ func (d *deps) region(ctx context.Context, sc *executor.StepContext, bucket stri
 			if s.ID == sc.Step.ID {
 				break
 			}
-			if s.Action == plan.BucketCreate && s.Param("bucket") == bucket && s.Param("region") != "" {
-				r = s.Param("region")
+			if c, ok := s.Params.(plan.BucketCreateParams); ok && c.Bucket == bucket && c.Region != "" {
+				r = c.Region
 			}
 		}
 		if r != "" {
@@ -134,10 +148,14 @@ func observedAttr(sc *executor.StepContext, bucket, attr string) string {
 type CreateHandler struct{ *deps }
 
 func (h *CreateHandler) Apply(ctx context.Context, sc *executor.StepContext) error {
-	name, err := param(sc, "bucket")
+	p, err := executor.Params[plan.BucketCreateParams](sc)
+	if err == nil {
+		err = required(sc, "bucket", p.Bucket)
+	}
 	if err != nil {
 		return err
 	}
+	name := p.Bucket
 	region := h.region(ctx, sc, name)
 	c := h.clients(region)
 	ok, err := exists(ctx, c, name)
@@ -174,33 +192,51 @@ func (h *CreateHandler) Apply(ctx context.Context, sc *executor.StepContext) err
 		sc.Accepted()
 	}
 	tags := sc.RunTags()
-	for k, v := range sc.Step.Tags {
+	for k, v := range p.Tags {
 		tags[k] = v
 	}
 	if err := putTags(ctx, c, name, tags); err != nil {
 		return err
 	}
-	if v := sc.Param("versioning"); v != "" {
-		enable, err := strconv.ParseBool(v)
-		if err != nil {
-			return fmt.Errorf("step %s: versioning %q is not true or false", sc.Step.ID, v)
-		}
-		if err := setVersioning(ctx, c, name, enable); err != nil {
-			return err
-		}
+	if err := setVersioning(ctx, c, name, p.Versioning); err != nil {
+		return err
 	}
 	return sc.Record("region", region)
 }
 
-// adoptable accepts an existing bucket only when it carries this run's tag,
-// or when this step sent its create (a crash before the tag was put) and the
-// bucket has no tags and no objects.
+// NotThisRunError says why an existing bucket is not this run's: envmig
+// never writes into, empties or deletes it.
+type NotThisRunError struct {
+	Bucket, Why string
+}
+
+func (e *NotThisRunError) Error() string {
+	return fmt.Sprintf("bucket %s exists and %s: envmig never writes into a bucket it did not create; delete it or choose another name", e.Bucket, e.Why)
+}
+
+// adoptable accepts an existing bucket only when it is provably this run's:
+// it carries the run's tag, it is owned by the caller's account (every
+// request names the expected owner, so another account's bucket answers
+// 403 before this is reached) and it was created after the run began — or
+// this step sent its create (a crash before the tag was put) and the
+// bucket has no tags and no objects. It returns a *NotThisRunError when the
+// bucket is decidedly not the run's, and any other error when it could not
+// decide (a throttled or denied read): the caller must not take that for
+// "not ours".
 func (h *CreateHandler) adoptable(ctx context.Context, sc *executor.StepContext, c S3API, name string) error {
 	tags, err := bucketTags(ctx, c, name)
 	if err != nil {
 		return err
 	}
 	if tags[executor.RunTagKey] == sc.Lineage() {
+		created, err := creationDate(ctx, c, name)
+		if err != nil {
+			return err
+		}
+		if !sc.CreatedByRun(created) {
+			return &NotThisRunError{Bucket: name, Why: fmt.Sprintf("carries this run's tag but was created at %s, before the run began at %s (someone who read the plan made it)",
+				created.UTC().Format(time.RFC3339), sc.RunStarted().UTC().Format(time.RFC3339))}
+		}
 		return nil
 	}
 	if len(tags) == 0 && sc.Value("create_sent") == "true" {
@@ -213,16 +249,38 @@ func (h *CreateHandler) adoptable(ctx context.Context, sc *executor.StepContext,
 		}
 	}
 	if run := tags[executor.RunTagKey]; run != "" {
-		return fmt.Errorf("bucket %s exists and belongs to another envmig run (%s=%s): delete it or finish that run first", name, executor.RunTagKey, run)
+		return &NotThisRunError{Bucket: name, Why: fmt.Sprintf("belongs to another envmig run (%s=%s); finish that run first", executor.RunTagKey, run)}
 	}
-	return fmt.Errorf("bucket %s exists and was not created by this run (no %s=%s tag): envmig never writes into a bucket it did not create; delete it or choose another name", name, executor.RunTagKey, sc.Lineage())
+	return &NotThisRunError{Bucket: name, Why: fmt.Sprintf("was not created by this run (no %s=%s tag)", executor.RunTagKey, sc.Lineage())}
+}
+
+// creationDate returns when bucket was created, from the caller's own
+// bucket list (zero when S3 does not list it: an emulator's quirk).
+func creationDate(ctx context.Context, c S3API, name string) (time.Time, error) {
+	p := s3.NewListBucketsPaginator(c, &s3.ListBucketsInput{Prefix: aws.String(name)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("read the creation date of bucket %s: %w", name, err)
+		}
+		for _, b := range page.Buckets {
+			if aws.ToString(b.Name) == name {
+				return aws.ToTime(b.CreationDate), nil
+			}
+		}
+	}
+	return time.Time{}, nil
 }
 
 func (h *CreateHandler) Revert(ctx context.Context, sc *executor.StepContext) error {
-	name, err := param(sc, "bucket")
+	p, err := executor.Params[plan.BucketCreateParams](sc)
+	if err == nil {
+		err = required(sc, "bucket", p.Bucket)
+	}
 	if err != nil {
 		return err
 	}
+	name := p.Bucket
 	region := sc.Value("region")
 	if region == "" {
 		region = h.region(ctx, sc, name)
@@ -238,9 +296,16 @@ func (h *CreateHandler) Revert(ctx context.Context, sc *executor.StepContext) er
 	}
 	// The bucket is this run's when it carries the run's tag, or when this
 	// step sent its create and it is still untagged and empty (a crash
-	// between the create and the tagging): the rule Apply adopts by.
-	if h.adoptable(ctx, sc, c, name) != nil {
-		return nil // not this run's: never touched
+	// between the create and the tagging): the rule Apply adopts by. A
+	// read that could not decide fails the undo, which stays resumable:
+	// an undo never reports success for a bucket it may have left full.
+	var notOurs *NotThisRunError
+	switch err := h.adoptable(ctx, sc, c, name); {
+	case errors.As(err, &notOurs):
+		sc.Report(executor.Progress{Message: fmt.Sprintf("left bucket %s alone: %s", name, notOurs.Why), Percent: -1})
+		return nil
+	case err != nil:
+		return fmt.Errorf("undo the create of bucket %s: cannot tell whether it is this run's: %w", name, err)
 	}
 	n, err := deleteBucket(ctx, c, name)
 	if err != nil {
@@ -254,22 +319,21 @@ func (h *CreateHandler) Revert(ctx context.Context, sc *executor.StepContext) er
 type UpdateHandler struct{ *deps }
 
 func (h *UpdateHandler) Apply(ctx context.Context, sc *executor.StepContext) error {
-	name, err := param(sc, "bucket")
+	p, err := executor.Params[plan.BucketUpdateParams](sc)
+	if err == nil {
+		err = required(sc, "bucket", p.Bucket)
+	}
 	if err != nil {
 		return err
 	}
-	c := h.clients(h.region(ctx, sc, name))
-	if v := sc.Param("versioning"); v != "" {
-		enable, err := strconv.ParseBool(v)
-		if err != nil {
-			return fmt.Errorf("step %s: versioning %q is not true or false", sc.Step.ID, v)
-		}
-		if err := setVersioning(ctx, c, name, enable); err != nil {
+	c := h.clients(h.region(ctx, sc, p.Bucket))
+	if p.Versioning != nil {
+		if err := setVersioning(ctx, c, p.Bucket, *p.Versioning); err != nil {
 			return err
 		}
 	}
-	if sc.Param("tags") == "replace" {
-		return putTags(ctx, c, name, sc.Step.Tags)
+	if p.Tags != nil {
+		return putTags(ctx, c, p.Bucket, *p.Tags)
 	}
 	return nil
 }
@@ -281,10 +345,14 @@ func (h *UpdateHandler) Revert(context.Context, *executor.StepContext) error { r
 type DeleteHandler struct{ *deps }
 
 func (h *DeleteHandler) Apply(ctx context.Context, sc *executor.StepContext) error {
-	name, err := param(sc, "bucket")
+	p, err := executor.Params[plan.BucketDeleteParams](sc)
+	if err == nil {
+		err = required(sc, "bucket", p.Bucket)
+	}
 	if err != nil {
 		return err
 	}
+	name := p.Bucket
 	n, err := deleteBucket(ctx, h.clients(h.region(ctx, sc, name)), name)
 	if err != nil {
 		return err
@@ -302,15 +370,14 @@ type VerifyHandler struct{ *deps }
 const shownDifferences = 10
 
 func (h *VerifyHandler) Apply(ctx context.Context, sc *executor.StepContext) error {
-	src, err := param(sc, "source")
+	p, err := executor.Params[plan.VerifyBucketParams](sc)
+	if err == nil {
+		err = required(sc, "source", p.Source, "destination", p.Destination)
+	}
 	if err != nil {
 		return err
 	}
-	dst, err := param(sc, "destination")
-	if err != nil {
-		return err
-	}
-	level := sc.Param("objects")
+	src, dst, level := p.Source, p.Destination, p.Objects
 	if level == "" {
 		level = LevelChecksum
 	}

@@ -167,7 +167,7 @@ func TestMotoBucketCreateAdoptsOnlyItsOwn(t *testing.T) {
 	testaws.Reset(t)
 	hs, c := handlers(t)
 	ctx := context.Background()
-	step := plan.Step{ID: "bucket.create.u", Action: plan.BucketCreate, Params: map[string]string{"bucket": "new-b", "region": testaws.Region, "versioning": "true"}, Tags: map[string]string{"team": "a"}}
+	step := plan.Step{ID: "bucket.create.u", Action: plan.BucketCreate, Params: plan.BucketCreateParams{Bucket: "new-b", Region: testaws.Region, Versioning: true, Tags: map[string]string{"team": "a"}}}
 	sc := executor.NewStepContext(testPlan(), step, "apply", nil)
 	for range 2 { // the second Apply adopts
 		if err := hs[plan.BucketCreate].Apply(ctx, sc); err != nil {
@@ -189,7 +189,7 @@ func TestMotoBucketCreateAdoptsOnlyItsOwn(t *testing.T) {
 	// Someone else's bucket under the name: refused, and Revert leaves it.
 	mkBucket(t, c, "theirs")
 	putObj(t, c, "theirs", "precious", []byte("x"), nil)
-	other := plan.Step{ID: "bucket.create.t", Action: plan.BucketCreate, Params: map[string]string{"bucket": "theirs", "region": testaws.Region}}
+	other := plan.Step{ID: "bucket.create.t", Action: plan.BucketCreate, Params: plan.BucketCreateParams{Bucket: "theirs", Region: testaws.Region}}
 	osc := executor.NewStepContext(testPlan(), other, "apply", nil)
 	if err := hs[plan.BucketCreate].Apply(ctx, osc); err == nil || !strings.Contains(err.Error(), "not created by this run") {
 		t.Fatalf("adopting a foreign bucket: %v", err)
@@ -235,9 +235,9 @@ func TestMotoCopyVerifyDeleteHandlers(t *testing.T) {
 		putObj(t, c, "orig", k, []byte("v1 "+k), nil)
 	}
 	p := testPlan()
-	create := plan.Step{ID: "bucket.create.tmp", Action: plan.BucketCreate, Params: map[string]string{"bucket": "orig-envmig", "region": testaws.Region}}
-	cp := plan.Step{ID: "bucket.copy.u.precopy", Action: plan.BucketCopy, Params: map[string]string{"source": "orig", "destination": "orig-envmig", "mode": "precopy"}}
-	vf := plan.Step{ID: "verify.bucket.u", Action: plan.VerifyBucket, Params: map[string]string{"source": "orig", "destination": "orig-envmig", "objects": "etag"}}
+	create := plan.Step{ID: "bucket.create.tmp", Action: plan.BucketCreate, Params: plan.BucketCreateParams{Bucket: "orig-envmig", Region: testaws.Region}}
+	cp := plan.Step{ID: "bucket.copy.u.precopy", Action: plan.BucketCopy, Params: plan.BucketCopyParams{Source: "orig", Destination: "orig-envmig", Mode: plan.CopyPrecopy}}
+	vf := plan.Step{ID: "verify.bucket.u", Action: plan.VerifyBucket, Params: plan.VerifyBucketParams{Source: "orig", Destination: "orig-envmig", Objects: "etag"}}
 	p.Steps = []plan.Step{create, cp, vf}
 	if err := hs[plan.BucketCreate].Apply(ctx, executor.NewStepContext(p, create, "apply", nil)); err != nil {
 		t.Fatal(err)
@@ -278,7 +278,7 @@ func TestMotoCopyVerifyDeleteHandlers(t *testing.T) {
 	if dsc.Value("copied") != "1" {
 		t.Errorf("delta copied %s objects, want 1", dsc.Value("copied"))
 	}
-	del := plan.Step{ID: "bucket.delete.u", Action: plan.BucketDelete, Params: map[string]string{"bucket": "orig", "region": testaws.Region}}
+	del := plan.Step{ID: "bucket.delete.u", Action: plan.BucketDelete, Params: plan.BucketDeleteParams{Bucket: "orig", Region: testaws.Region}}
 	for range 2 {
 		if err := hs[plan.BucketDelete].Apply(ctx, executor.NewStepContext(p, del, "apply", nil)); err != nil {
 			t.Fatal(err)
@@ -297,7 +297,7 @@ func TestMotoRevertRemovesTheBucketCreatedBeforeItWasTagged(t *testing.T) {
 	testaws.Reset(t)
 	hs, c := handlers(t)
 	ctx := context.Background()
-	step := plan.Step{ID: "bucket.create.u", Action: plan.BucketCreate, Params: map[string]string{"bucket": "half-made", "region": testaws.Region}}
+	step := plan.Step{ID: "bucket.create.u", Action: plan.BucketCreate, Params: plan.BucketCreateParams{Bucket: "half-made", Region: testaws.Region}}
 	mkBucket(t, c, "half-made") // created, never tagged
 	if err := hs[plan.BucketCreate].Revert(ctx, executor.NewStepContext(testPlan(), step, "revert", nil)); err != nil {
 		t.Fatal(err)

@@ -12,11 +12,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
-	"strconv"
-	"strings"
+	"slices"
 	"syscall"
 	"time"
 
@@ -32,12 +32,15 @@ type HTTP struct {
 var _ executor.Handler = (*HTTP)(nil)
 
 func (h *HTTP) Apply(ctx context.Context, sc *executor.StepContext) error {
-	url := sc.Param("url")
-	want, err := strconv.Atoi(sc.Param("status"))
+	p, err := executor.Params[plan.VerifyHTTPParams](sc)
 	if err != nil {
+		return err
+	}
+	url, want := p.URL, p.Status
+	if want == 0 {
 		want = http.StatusOK
 	}
-	timeout, err := time.ParseDuration(sc.Param("timeout"))
+	timeout, err := time.ParseDuration(p.Timeout)
 	if err != nil || timeout <= 0 {
 		timeout = 10 * time.Second
 	}
@@ -82,14 +85,16 @@ func (c *Command) Apply(ctx context.Context, sc *executor.StepContext) error {
 	if timeout <= 0 {
 		timeout = 10 * time.Minute
 	}
+	p, err := executor.Params[plan.VerifyCommandParams](sc)
+	if err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", sc.Param("run"))
+	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", p.Run)
 	cmd.Env = os.Environ()
-	for k, v := range sc.Step.Params {
-		if name, ok := strings.CutPrefix(k, "env."); ok {
-			cmd.Env = append(cmd.Env, name+"="+v)
-		}
+	for _, k := range slices.Sorted(maps.Keys(p.Env)) {
+		cmd.Env = append(cmd.Env, k+"="+p.Env[k])
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
@@ -106,7 +111,7 @@ func (c *Command) Apply(ctx context.Context, sc *executor.StepContext) error {
 			sc.Report(executor.Progress{Line: "| " + s.Text()})
 		}
 	}()
-	err := cmd.Wait()
+	err = cmd.Wait()
 	pw.Close()
 	<-done
 	if ctx.Err() == context.DeadlineExceeded {

@@ -47,16 +47,17 @@ func TestHTTPCheck(t *testing.T) {
 	}))
 	defer srv.Close()
 	cases := map[string]struct {
-		path, status string
-		ok           bool
+		path   string
+		status int
+		ok     bool
 	}{
-		"healthy":          {"/health", "200", true},
-		"wrong status":     {"/down", "200", false},
-		"expected failure": {"/down", "503", true},
+		"healthy":          {"/health", 200, true},
+		"wrong status":     {"/down", 200, false},
+		"expected failure": {"/down", 503, true},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			s := plan.Step{ID: "verify.http.x", Params: map[string]string{"url": srv.URL + tc.path, "status": tc.status, "timeout": "2s"}}
+			s := plan.Step{ID: "verify.http.x", Action: plan.VerifyHTTP, Params: plan.VerifyHTTPParams{URL: srv.URL + tc.path, Status: tc.status, Timeout: "2s"}}
 			err := (&HTTP{}).Apply(context.Background(), stepContext(&plan.Plan{}, s, nil))
 			if (err == nil) != tc.ok {
 				t.Fatalf("err = %v, want ok=%v", err, tc.ok)
@@ -68,7 +69,7 @@ func TestHTTPCheck(t *testing.T) {
 func TestCommandCheckSeesTheCloneAndItsOutputIsNotInTheError(t *testing.T) {
 	var lines []string
 	run := func(script string) error {
-		s := plan.Step{ID: "verify.command.x", Params: map[string]string{"run": script, "env.ENVMIG_DATABASE_MAIN": "shop-prod-db-envmig"}}
+		s := plan.Step{ID: "verify.command.x", Action: plan.VerifyCommand, Params: plan.VerifyCommandParams{Run: script, Env: map[string]string{"ENVMIG_DATABASE_MAIN": "shop-prod-db-envmig"}}}
 		sc := stepContext(&plan.Plan{}, s, nil)
 		sc.TestHooks(nil, nil, func(p executor.Progress) { lines = append(lines, p.Line) })
 		return (&Command{}).Apply(context.Background(), sc)
@@ -87,7 +88,7 @@ func TestCommandCheckSeesTheCloneAndItsOutputIsNotInTheError(t *testing.T) {
 		t.Fatal("a check's output must never reach the journal")
 	}
 	c := &Command{Timeout: 200 * time.Millisecond}
-	s := plan.Step{ID: "verify.command.slow", Params: map[string]string{"run": "sleep 30"}}
+	s := plan.Step{ID: "verify.command.slow", Action: plan.VerifyCommand, Params: plan.VerifyCommandParams{Run: "sleep 30"}}
 	start := time.Now()
 	if err := c.Apply(context.Background(), stepContext(&plan.Plan{}, s, nil)); err == nil || !strings.Contains(err.Error(), "did not finish") {
 		t.Fatalf("err = %v", err)
@@ -135,7 +136,7 @@ func frozenWorld(t *testing.T) (*awsclient.Clients, *plan.Plan, plan.Step) {
 		{Address: "database.main", Kind: plan.KindDatabase, ID: "db", Exists: true, Attrs: map[string]string{"instance_class": "db.t3.medium", "allocated_storage": "20"}},
 		{Address: "bucket.data", Kind: plan.KindBucket, ID: "data", Exists: true, Attrs: map[string]string{"region": "us-east-1"}},
 	}}
-	s := plan.Step{ID: "verify.frozen", Action: plan.VerifyFrozen, Params: map[string]string{"groups": "web", "databases": "db", "buckets": "data", "standby_steps": "group.standby.web"}}
+	s := plan.Step{ID: "verify.frozen", Action: plan.VerifyFrozen, Params: plan.VerifyFrozenParams{Groups: []string{"web"}, Databases: []string{"db"}, Buckets: []string{"data"}, StandbySteps: []string{"group.standby.web"}}}
 	return cl, p, s
 }
 

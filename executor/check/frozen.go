@@ -55,15 +55,19 @@ var _ executor.Handler = (*Frozen)(nil)
 var dbFrozenAttrs = []string{"instance_class", "engine_version", "allocated_storage", "storage_encrypted", "multi_az", "parameter_group", "db_subnet_group", "deletion_protection"}
 
 func (f *Frozen) Apply(ctx context.Context, sc *executor.StepContext) error {
+	p, err := executor.Params[plan.VerifyFrozenParams](sc)
+	if err != nil {
+		return err
+	}
 	var problems []string
-	for _, g := range list(sc.Param("groups")) {
+	for _, g := range p.Groups {
 		p, err := f.group(ctx, g)
 		if err != nil {
 			return err
 		}
 		problems = append(problems, p...)
 	}
-	for _, id := range list(sc.Param("databases")) {
+	for _, id := range p.Databases {
 		p, err := f.database(ctx, sc.Plan, id)
 		if err != nil {
 			return err
@@ -71,7 +75,7 @@ func (f *Frozen) Apply(ctx context.Context, sc *executor.StepContext) error {
 		problems = append(problems, p...)
 	}
 	var freeze time.Time
-	for _, id := range list(sc.Param("standby_steps")) {
+	for _, id := range p.StandbySteps {
 		t, err := time.Parse(time.RFC3339, sc.StepValue(id, "frozen_at"))
 		if err != nil {
 			return fmt.Errorf("step %s recorded no freeze time (%s): resume the run so that it takes the group out of service again", id, sc.StepValue(id, "frozen_at"))
@@ -81,7 +85,7 @@ func (f *Frozen) Apply(ctx context.Context, sc *executor.StepContext) error {
 		}
 	}
 	if !freeze.IsZero() {
-		for _, b := range list(sc.Param("buckets")) {
+		for _, b := range p.Buckets {
 			p, err := f.bucket(ctx, sc, b, freeze)
 			if err != nil {
 				return err
@@ -186,14 +190,4 @@ func (f *Frozen) bucket(ctx context.Context, sc *executor.StepContext, name stri
 		return nil, nil
 	}
 	return []string{fmt.Sprintf("%d object(s) of %s were written after the standby began at %s (e.g. %q)", n, name, freeze.Format(time.RFC3339), late)}, nil
-}
-
-func list(s string) []string {
-	var out []string
-	for _, v := range strings.Split(s, ",") {
-		if v = strings.TrimSpace(v); v != "" {
-			out = append(out, v)
-		}
-	}
-	return out
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/envmig/envmig/executor"
+	"github.com/envmig/envmig/planner/plan"
 )
 
 // deleteSnapshot runs plan.DBDeleteSnapshot: it removes a snapshot a run
@@ -16,15 +17,18 @@ type deleteSnapshotStep struct{ d *deps }
 var _ executor.Handler = (*deleteSnapshotStep)(nil)
 
 func (h *deleteSnapshotStep) Apply(ctx context.Context, sc *executor.StepContext) error {
-	p, err := need(sc, "snapshot")
+	p, err := executor.Params[plan.DBDeleteSnapshotParams](sc)
 	if err != nil {
 		return err
 	}
-	owner := sc.Param("run")
+	if err := required(sc, "snapshot", p.Snapshot); err != nil {
+		return err
+	}
+	owner := p.Run
 	if owner == "" {
 		owner = sc.Lineage()
 	}
-	return h.d.deleteSnapshot(ctx, sc, p[0], owner, true)
+	return h.d.deleteSnapshot(ctx, sc, p.Snapshot, owner, true)
 }
 
 // Revert does nothing: a deleted snapshot cannot come back.

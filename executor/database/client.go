@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -260,10 +259,19 @@ func userTags(tags map[string]string) map[string]string {
 	return out
 }
 
-// ours returns nil when tags carry this run's tag, and otherwise an error
-// wrapping ErrNotThisRun that says whose the resource is.
-func ours(sc *executor.StepContext, kind, id string, tags map[string]string) error {
-	return ownedBy(sc.Lineage(), kind, id, tags)
+// ours returns nil when tags carry this run's tag and the resource was
+// created after the run began, and otherwise an error wrapping
+// ErrNotThisRun that says whose the resource is. created may be nil
+// (unknown).
+func ours(sc *executor.StepContext, kind, id string, tags map[string]string, created *time.Time) error {
+	if err := ownedBy(sc.Lineage(), kind, id, tags); err != nil {
+		return err
+	}
+	if created != nil && !sc.CreatedByRun(*created) {
+		return fmt.Errorf("%s %s %w: it carries this run's tag but was created at %s, before the run began at %s; envmig never adopts a resource made before its run (someone who read the plan made it): delete it, then resume",
+			kind, id, ErrNotThisRun, created.UTC().Format(time.RFC3339), sc.RunStarted().UTC().Format(time.RFC3339))
+	}
+	return nil
 }
 
 // ownedBy is ours for the run with the given lineage.
@@ -279,51 +287,20 @@ func ownedBy(lineage, kind, id string, tags map[string]string) error {
 	return fmt.Errorf("%s %s %w: %s; envmig never adopts what it did not create: rename or delete it, then plan again", kind, id, ErrNotThisRun, why)
 }
 
-// need returns a required parameter.
-func need(sc *executor.StepContext, keys ...string) ([]string, error) {
-	out := make([]string, len(keys))
-	for i, k := range keys {
-		if out[i] = sc.Param(k); out[i] == "" {
-			return nil, fmt.Errorf("step %s has no %s parameter", sc.Step.ID, k)
+// required fails when a required parameter is empty: the plan is malformed.
+func required(sc *executor.StepContext, pairs ...string) error {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if pairs[i+1] == "" {
+			return fmt.Errorf("step %s has no %s parameter: the plan is malformed", sc.Step.ID, pairs[i])
 		}
 	}
-	return out, nil
-}
-
-// boolParam parses an optional boolean parameter (nil when absent).
-func boolParam(sc *executor.StepContext, key string) (*bool, error) {
-	s := sc.Param(key)
-	if s == "" {
-		return nil, nil
-	}
-	b, err := strconv.ParseBool(s)
-	if err != nil {
-		return nil, fmt.Errorf("step %s: parameter %s=%q is not true or false", sc.Step.ID, key, s)
-	}
-	return &b, nil
-}
-
-// int32Param parses an optional integer parameter (nil when absent or 0).
-func int32Param(sc *executor.StepContext, key string) (*int32, error) {
-	s := sc.Param(key)
-	if s == "" {
-		return nil, nil
-	}
-	n, err := strconv.ParseInt(s, 10, 32)
-	if err != nil || n < 0 {
-		return nil, fmt.Errorf("step %s: parameter %s=%q is not a whole number", sc.Step.ID, key, s)
-	}
-	if n == 0 {
-		return nil, nil
-	}
-	v := int32(n)
-	return &v, nil
-}
-
-// strParam returns an optional string parameter (nil when absent).
-func strParam(sc *executor.StepContext, key string) *string {
-	if s := sc.Param(key); s != "" {
-		return aws.String(s)
-	}
 	return nil
+}
+
+// optional returns s as an SDK optional string (nil when empty).
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return aws.String(s)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/rds/types"
 
 	"github.com/envmig/envmig/executor"
+	"github.com/envmig/envmig/planner/plan"
 )
 
 // restore runs plan.DBRestore: a new instance from a snapshot, with the
@@ -24,7 +25,11 @@ var _ executor.Handler = (*restore)(nil)
 // Apply restores the instance, or adopts the one an earlier attempt of this
 // run restored, and waits until it is available.
 func (h *restore) Apply(ctx context.Context, sc *executor.StepContext) error {
-	in, err := restoreInput(sc)
+	p, err := executor.Params[plan.DBRestoreParams](sc)
+	if err != nil {
+		return err
+	}
+	in, err := restoreInput(sc, p)
 	if err != nil {
 		return err
 	}
@@ -55,7 +60,7 @@ func (h *restore) Apply(ctx context.Context, sc *executor.StepContext) error {
 		sc.Accepted()
 	}
 	if inst != nil {
-		if err := ours(sc, "DB instance", id, tagMap(inst.TagList)); err != nil {
+		if err := ours(sc, "DB instance", id, tagMap(inst.TagList), inst.InstanceCreateTime); err != nil {
 			return err
 		}
 	}
@@ -64,41 +69,35 @@ func (h *restore) Apply(ctx context.Context, sc *executor.StepContext) error {
 }
 
 // restoreInput builds the restore call from the step's parameters.
-func restoreInput(sc *executor.StepContext) (*rds.RestoreDBInstanceFromDBSnapshotInput, error) {
-	p, err := need(sc, "snapshot", "identifier")
-	if err != nil {
+func restoreInput(sc *executor.StepContext, p plan.DBRestoreParams) (*rds.RestoreDBInstanceFromDBSnapshotInput, error) {
+	if err := required(sc, "snapshot", p.Snapshot, "identifier", p.Identifier); err != nil {
 		return nil, err
 	}
 	// The step's tags: the user's, and envmig's own the plan adds
 	// (envmig:clone-of); then the run's.
-	tags := maps.Clone(sc.Step.Tags)
+	tags := maps.Clone(p.Tags)
 	if tags == nil {
 		tags = map[string]string{}
 	}
 	maps.Copy(tags, runTags(sc))
+	s := p.Settings
 	in := &rds.RestoreDBInstanceFromDBSnapshotInput{
-		DBSnapshotIdentifier: aws.String(p[0]),
-		DBInstanceIdentifier: aws.String(p[1]),
-		DBInstanceClass:      strParam(sc, "instance_class"),
-		DBSubnetGroupName:    strParam(sc, "db_subnet_group"),
-		DBParameterGroupName: strParam(sc, "parameter_group"),
-		OptionGroupName:      strParam(sc, "option_group"),
-		StorageType:          strParam(sc, "storage_type"),
-		Engine:               strParam(sc, "engine"),
+		DBSnapshotIdentifier: aws.String(p.Snapshot),
+		DBInstanceIdentifier: aws.String(p.Identifier),
+		DBInstanceClass:      optional(s.InstanceClass),
+		DBSubnetGroupName:    optional(s.DBSubnetGroup),
+		DBParameterGroupName: optional(s.ParameterGroup),
+		OptionGroupName:      optional(s.OptionGroup),
+		StorageType:          optional(s.StorageType),
+		Engine:               optional(s.Engine),
+		VpcSecurityGroupIds:  s.VPCSecurityGroupIDs,
+		MultiAZ:              s.MultiAZ,
+		PubliclyAccessible:   s.PubliclyAccessible,
+		DeletionProtection:   aws.Bool(p.DeletionProtection),
 		Tags:                 tagList(tags),
 	}
-	for _, g := range strings.Split(sc.Param("vpc_security_group_ids"), ",") {
-		if g = strings.TrimSpace(g); g != "" {
-			in.VpcSecurityGroupIds = append(in.VpcSecurityGroupIds, g)
-		}
-	}
-	for key, dst := range map[string]**bool{"multi_az": &in.MultiAZ, "deletion_protection": &in.DeletionProtection, "publicly_accessible": &in.PubliclyAccessible} {
-		if *dst, err = boolParam(sc, key); err != nil {
-			return nil, err
-		}
-	}
-	if in.Port, err = int32Param(sc, "port"); err != nil {
-		return nil, err
+	if s.Port > 0 {
+		in.Port = aws.Int32(s.Port)
 	}
 	return in, nil
 }
@@ -107,11 +106,14 @@ func restoreInput(sc *executor.StepContext) (*rds.RestoreDBInstanceFromDBSnapsho
 // when it exists and is this run's. An instance that is not this run's is
 // never touched.
 func (h *restore) Revert(ctx context.Context, sc *executor.StepContext) error {
-	p, err := need(sc, "identifier")
+	p, err := executor.Params[plan.DBRestoreParams](sc)
 	if err != nil {
 		return err
 	}
-	id := p[0]
+	if err := required(sc, "identifier", p.Identifier); err != nil {
+		return err
+	}
+	id := p.Identifier
 	inst, err := h.d.instance(ctx, id)
 	if err == nil && inst == nil && sc.Value(KeyCreateSent) != "" {
 		inst, err = h.d.expectInstance(ctx, sc, id) // NotFound right after the create
@@ -119,7 +121,7 @@ func (h *restore) Revert(ctx context.Context, sc *executor.StepContext) error {
 	if err != nil || inst == nil {
 		return err
 	}
-	if ours(sc, "DB instance", id, tagMap(inst.TagList)) != nil {
+	if ours(sc, "DB instance", id, tagMap(inst.TagList), inst.InstanceCreateTime) != nil {
 		sc.Report(executor.Progress{Message: fmt.Sprintf("left DB instance %s alone: it is not this run's", id), Percent: -1})
 		return nil
 	}
@@ -180,6 +182,17 @@ type modify struct {
 	ownOnly bool
 }
 
+// params returns the instance, its change, and the tags to replace (nil:
+// leave them) of a modify or update step.
+func (h *modify) params(sc *executor.StepContext) (string, plan.DBChange, *map[string]string, error) {
+	if h.ownOnly {
+		p, err := executor.Params[plan.DBModifyParams](sc)
+		return p.Identifier, p.Change, nil, err
+	}
+	p, err := executor.Params[plan.DBUpdateParams](sc)
+	return p.Identifier, p.Change, p.Tags, err
+}
+
 var _ executor.Handler = (*modify)(nil)
 
 // modifiable are the settings the modify steps change, in report order.
@@ -188,15 +201,14 @@ var modifiable = []string{"engine_version", "instance_class", "allocated_storage
 // Apply changes what differs from the step's settings, applied at once, and
 // waits until the instance is available with nothing of it pending.
 func (h *modify) Apply(ctx context.Context, sc *executor.StepContext) error {
-	p, err := need(sc, "identifier")
+	id, change, tags, err := h.params(sc)
 	if err != nil {
 		return err
 	}
-	id := p[0]
-	want, err := wanted(sc)
-	if err != nil {
+	if err := required(sc, "identifier", id); err != nil {
 		return err
 	}
+	want := change.Settings()
 	inst, err := h.d.instance(ctx, id)
 	if err != nil {
 		return err
@@ -205,7 +217,7 @@ func (h *modify) Apply(ctx context.Context, sc *executor.StepContext) error {
 		return fmt.Errorf("DB instance %s does not exist", id)
 	}
 	if h.ownOnly {
-		if err := ours(sc, "DB instance", id, tagMap(inst.TagList)); err != nil {
+		if err := ours(sc, "DB instance", id, tagMap(inst.TagList), inst.InstanceCreateTime); err != nil {
 			return fmt.Errorf("%w (db.modify changes only an instance the run restored)", err)
 		}
 	}
@@ -214,8 +226,8 @@ func (h *modify) Apply(ctx context.Context, sc *executor.StepContext) error {
 			return err
 		}
 	}
-	if !h.ownOnly && sc.Param("tags") == "replace" {
-		return h.d.replaceTags(ctx, sc, inst, sc.Step.Tags)
+	if tags != nil {
+		return h.d.replaceTags(ctx, sc, inst, *tags)
 	}
 	return nil
 }
@@ -223,29 +235,6 @@ func (h *modify) Apply(ctx context.Context, sc *executor.StepContext) error {
 // Revert does nothing: a modified clone goes with the restore's undo, and
 // an update runs after the point of no return.
 func (h *modify) Revert(context.Context, *executor.StepContext) error { return nil }
-
-// wanted returns the step's settings, checked.
-func wanted(sc *executor.StepContext) (map[string]string, error) {
-	want := map[string]string{}
-	for _, k := range modifiable {
-		v := sc.Param(k)
-		if v == "" {
-			continue
-		}
-		var err error
-		switch k {
-		case "multi_az", "deletion_protection":
-			_, err = boolParam(sc, k)
-		case "allocated_storage":
-			_, err = int32Param(sc, k)
-		}
-		if err != nil {
-			return nil, err
-		}
-		want[k] = v
-	}
-	return want, nil
-}
 
 // change modifies inst to want and waits; it returns the instance as last
 // seen.

@@ -74,27 +74,27 @@ func newFixture(t *testing.T) *fixture {
 	}
 	tags := map[string]string{"owner": "platform", "team": "data"}
 	f.p = &plan.Plan{Lineage: "run1", Steps: []plan.Step{
-		{ID: "db.snapshot.main", Action: plan.DBSnapshot, Resource: "database.main", Params: map[string]string{"identifier": orig, "snapshot": snap}},
-		{ID: "db.copy-snapshot.main", Action: plan.DBCopySnapshot, Resource: "database.main", Params: map[string]string{"source": snap, "snapshot": enc, "kms_key_id": f.keyID}},
-		{ID: "db.restore.main", Action: plan.DBRestore, Resource: "database.main", Tags: tags,
-			Params: map[string]string{"snapshot": enc, "identifier": temp, "instance_class": "db.t3.large", "deletion_protection": "false"}},
-		{ID: "db.modify.main", Action: plan.DBModify, Resource: "database.main", Params: map[string]string{"identifier": temp, "allocated_storage": "50", "engine_version": "16.4"}},
-		{ID: "verify.database.main.clone", Action: plan.VerifyDatabase, Resource: "database.main", Tags: tags, Params: map[string]string{
-			"identifier": temp, "engine": "postgres", "engine_version": "16.4", "instance_class": "db.t3.large", "storage_encrypted": "true", "kms_key_id": f.keyID}},
-		{ID: "db.rename.main.retire", Action: plan.DBRename, Resource: "database.main", Params: map[string]string{"from": orig, "to": retired}},
-		{ID: "db.rename.main.swap", Action: plan.DBRename, Resource: "database.main", Params: map[string]string{"from": temp, "to": orig}},
-		{ID: "verify.database.main.final", Action: plan.VerifyDatabase, Resource: "database.main", Tags: tags, Params: map[string]string{
-			"identifier": orig, "engine": "postgres", "engine_version": "16.4", "instance_class": "db.t3.large", "allocated_storage": "50",
-			"storage_encrypted": "true", "kms_key_id": f.keyID, "multi_az": "false", "deletion_protection": "false"}},
+		{ID: "db.snapshot.main", Action: plan.DBSnapshot, Resource: "database.main", Params: plan.DBSnapshotParams{Identifier: orig, Snapshot: snap}},
+		{ID: "db.copy-snapshot.main", Action: plan.DBCopySnapshot, Resource: "database.main", Params: plan.DBCopySnapshotParams{Source: snap, Snapshot: enc, KMSKeyID: f.keyID}},
+		{ID: "db.restore.main", Action: plan.DBRestore, Resource: "database.main",
+			Params: plan.DBRestoreParams{Snapshot: enc, Identifier: temp, Settings: plan.DBSettings{InstanceClass: "db.t3.large"}, Tags: tags}},
+		{ID: "db.modify.main", Action: plan.DBModify, Resource: "database.main", Params: plan.DBModifyParams{Identifier: temp, Change: plan.DBChange{AllocatedStorage: 50, EngineVersion: "16.4"}}},
+		{ID: "verify.database.main.clone", Action: plan.VerifyDatabase, Resource: "database.main", Params: plan.VerifyDatabaseParams{Identifier: temp, Tags: tags,
+			Expect: plan.DBExpect{Engine: "postgres", EngineVersion: "16.4", InstanceClass: "db.t3.large", StorageEncrypted: plan.Ptr(true), KMSKeyID: f.keyID}}},
+		{ID: "db.rename.main.retire", Action: plan.DBRename, Resource: "database.main", Params: plan.DBRenameParams{From: orig, To: retired}},
+		{ID: "db.rename.main.swap", Action: plan.DBRename, Resource: "database.main", Params: plan.DBRenameParams{From: temp, To: orig}},
+		{ID: "verify.database.main.final", Action: plan.VerifyDatabase, Resource: "database.main", Params: plan.VerifyDatabaseParams{Identifier: orig, Tags: tags,
+			Expect: plan.DBExpect{Engine: "postgres", EngineVersion: "16.4", InstanceClass: "db.t3.large", AllocatedStorage: 50,
+				StorageEncrypted: plan.Ptr(true), KMSKeyID: f.keyID, MultiAZ: plan.Ptr(false), DeletionProtection: plan.Ptr(false)}}},
 		// clone-swap
-		{ID: "db.delete.main", Action: plan.DBDelete, Resource: "database.main", Params: map[string]string{"identifier": orig, "final_snapshot": final}},
-		{ID: "db.restore.main.original", Action: plan.DBRestore, Resource: "database.main", Tags: tags,
-			Params: map[string]string{"snapshot": final, "identifier": orig, "instance_class": "db.t3.large", "deletion_protection": "false"}},
-		{ID: "verify.database.main.restored", Action: plan.VerifyDatabase, Resource: "database.main", Tags: tags, Params: map[string]string{
-			"identifier": orig, "engine": "postgres", "instance_class": "db.t3.large", "allocated_storage": "20", "storage_encrypted": "false"}},
+		{ID: "db.delete.main", Action: plan.DBDelete, Resource: "database.main", Params: plan.DBDeleteParams{Identifier: orig, FinalSnapshot: final}},
+		{ID: "db.restore.main.original", Action: plan.DBRestore, Resource: "database.main",
+			Params: plan.DBRestoreParams{Snapshot: final, Identifier: orig, Settings: plan.DBSettings{InstanceClass: "db.t3.large"}, Tags: tags}},
+		{ID: "verify.database.main.restored", Action: plan.VerifyDatabase, Resource: "database.main", Params: plan.VerifyDatabaseParams{Identifier: orig, Tags: tags,
+			Expect: plan.DBExpect{Engine: "postgres", InstanceClass: "db.t3.large", AllocatedStorage: 20, StorageEncrypted: plan.Ptr(false)}}},
 		// in place
-		{ID: "db.update.main", Action: plan.DBUpdate, Resource: "database.main", Tags: map[string]string{"owner": "data", "cost": "42"},
-			Params: map[string]string{"identifier": orig, "instance_class": "db.t3.large", "tags": "replace"}},
+		{ID: "db.update.main", Action: plan.DBUpdate, Resource: "database.main",
+			Params: plan.DBUpdateParams{Identifier: orig, Change: plan.DBChange{InstanceClass: "db.t3.large"}, Tags: &map[string]string{"owner": "data", "cost": "42"}}},
 	}}
 	return f
 }
@@ -371,7 +371,7 @@ func TestRenameDoesNotFinishARenameItNeverStarted(t *testing.T) {
 func TestDeleteRefusesDeletionProtectionAndUnsnapshottedOriginals(t *testing.T) {
 	f := newFixture(t)
 	unsnapshotted := f.p.Steps[len(f.p.Steps)-1]
-	unsnapshotted.ID, unsnapshotted.Action, unsnapshotted.Params, unsnapshotted.Tags = "db.delete.main.bare", plan.DBDelete, map[string]string{"identifier": orig}, nil
+	unsnapshotted.ID, unsnapshotted.Action, unsnapshotted.Params = "db.delete.main.bare", plan.DBDelete, plan.DBDeleteParams{Identifier: orig}
 	f.p.Steps = append(f.p.Steps, unsnapshotted)
 	f.refused("db.delete.main.bare", "apply", ErrNotThisRun)
 
@@ -398,7 +398,9 @@ func TestDeleteOfAGoneInstanceWithoutItsFinalSnapshotSaysDataMayBeLost(t *testin
 
 func TestRestoreRevertTurnsOffDeletionProtectionOnlyOnItsOwnInstance(t *testing.T) {
 	f := newFixture(t)
-	f.p.Steps[2].Params["deletion_protection"] = "true"
+	rp := f.p.Steps[2].Params.(plan.DBRestoreParams)
+	rp.DeletionProtection = true
+	f.p.Steps[2].Params = rp
 	for _, id := range []string{"db.snapshot.main", "db.copy-snapshot.main", "db.restore.main"} {
 		if err := f.do(id, "apply"); err != nil {
 			t.Fatalf("apply %s: %v", id, err)
@@ -422,8 +424,9 @@ func TestRestoreRevertTurnsOffDeletionProtectionOnlyOnItsOwnInstance(t *testing.
 
 func TestVerifyListsEveryMismatch(t *testing.T) {
 	f := newFixture(t)
-	f.p.Steps = append(f.p.Steps, plan.Step{ID: "verify.wrong", Action: plan.VerifyDatabase, Tags: map[string]string{"owner": "data"},
-		Params: map[string]string{"identifier": orig, "engine": "postgres", "instance_class": "db.t3.large", "storage_encrypted": "true", "allocated_storage": "20"}})
+	f.p.Steps = append(f.p.Steps, plan.Step{ID: "verify.wrong", Action: plan.VerifyDatabase,
+		Params: plan.VerifyDatabaseParams{Identifier: orig, Tags: map[string]string{"owner": "data"},
+			Expect: plan.DBExpect{Engine: "postgres", InstanceClass: "db.t3.large", StorageEncrypted: plan.Ptr(true), AllocatedStorage: 20}}})
 	err := f.do("verify.wrong", "apply")
 	var ve *VerifyError
 	if !errors.As(err, &ve) {

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/rds/types"
 
 	"github.com/envmig/envmig/executor"
+	"github.com/envmig/envmig/planner/plan"
 )
 
 // Keys the rename and delete steps record before their mutating call.
@@ -80,11 +81,15 @@ func (h *rename) Apply(ctx context.Context, sc *executor.StepContext) error {
 // (param retired_by), so that `envmig cleanup` may later delete it without a
 // final snapshot, and nothing else.
 func (h *rename) markRetired(ctx context.Context, sc *executor.StepContext, inst *types.DBInstance) error {
-	by := sc.Param("retired_by")
+	p, err := executor.Params[plan.DBRenameParams](sc)
+	if err != nil {
+		return err
+	}
+	by := p.RetiredBy
 	if by == "" || tagMap(inst.TagList)[RetiredByTagKey] == by {
 		return nil
 	}
-	_, err := h.d.c.AddTagsToResource(ctx, &rds.AddTagsToResourceInput{
+	_, err = h.d.c.AddTagsToResource(ctx, &rds.AddTagsToResourceInput{
 		ResourceName: inst.DBInstanceArn, Tags: tagList(map[string]string{RetiredByTagKey: by}),
 	})
 	if err != nil {
@@ -132,14 +137,17 @@ func (h *rename) Revert(ctx context.Context, sc *executor.StepContext) error {
 }
 
 func renameParams(sc *executor.StepContext) (from, to string, err error) {
-	p, err := need(sc, "from", "to")
+	p, err := executor.Params[plan.DBRenameParams](sc)
 	if err != nil {
 		return "", "", err
 	}
-	if p[0] == p[1] {
-		return "", "", fmt.Errorf("step %s renames %s to itself", sc.Step.ID, p[0])
+	if err := required(sc, "from", p.From, "to", p.To); err != nil {
+		return "", "", err
 	}
-	return p[0], p[1], nil
+	if p.From == p.To {
+		return "", "", fmt.Errorf("step %s renames %s to itself", sc.Step.ID, p.From)
+	}
+	return p.From, p.To, nil
 }
 
 func (h *rename) both(ctx context.Context, from, to string) (src, dst *types.DBInstance, err error) {
@@ -173,7 +181,8 @@ func (d *deps) renameOnce(ctx context.Context, sc *executor.StepContext, inst *t
 		}
 	}
 	if sc.Value(KeyRenamed) == "" {
-		if err := sc.Record(KeyRenamed, sc.Param("from")+" -> "+sc.Param("to")); err != nil {
+		from, to, _ := renameParams(sc)
+		if err := sc.Record(KeyRenamed, from+" -> "+to); err != nil {
 			return fmt.Errorf("record the rename of %s: %w", from, err)
 		}
 	}
@@ -205,17 +214,20 @@ var _ executor.Handler = (*deleter)(nil)
 // available. It refuses when deletion protection is on, and deletes
 // without a final snapshot only an instance this run created.
 func (h *deleter) Apply(ctx context.Context, sc *executor.StepContext) error {
-	p, err := need(sc, "identifier")
+	p, err := executor.Params[plan.DBDeleteParams](sc)
 	if err != nil {
 		return err
 	}
-	id, final := p[0], sc.Param("final_snapshot")
+	if err := required(sc, "identifier", p.Identifier); err != nil {
+		return err
+	}
+	id, final := p.Identifier, p.FinalSnapshot
 	inst, err := h.d.instance(ctx, id)
 	if err != nil {
 		return err
 	}
 	if inst != nil {
-		if err := h.deleteInstance(ctx, sc, inst, final); err != nil {
+		if err := h.deleteInstance(ctx, sc, inst, final, p.RetiredBy); err != nil {
 			return err
 		}
 		if err := h.d.waitInstanceGone(ctx, sc, id); err != nil {
@@ -228,15 +240,15 @@ func (h *deleter) Apply(ctx context.Context, sc *executor.StepContext) error {
 	return h.keepFinal(ctx, sc, id, final)
 }
 
-func (h *deleter) deleteInstance(ctx context.Context, sc *executor.StepContext, inst *types.DBInstance, final string) error {
+func (h *deleter) deleteInstance(ctx context.Context, sc *executor.StepContext, inst *types.DBInstance, final, retiredBy string) error {
 	id := aws.ToString(inst.DBInstanceIdentifier)
 	if aws.ToBool(inst.DeletionProtection) {
 		return fmt.Errorf("delete DB instance %s: %w for %s; envmig never turns it off on an original: turn it off yourself or use strategy rename-swap", id, ErrDeletionProtection, id)
 	}
 	if final == "" {
 		tags := tagMap(inst.TagList)
-		retired := sc.Param("retired_by") != "" && tags[RetiredByTagKey] == sc.Param("retired_by")
-		if err := ours(sc, "DB instance", id, tags); err != nil && !retired {
+		retired := retiredBy != "" && tags[RetiredByTagKey] == retiredBy
+		if err := ours(sc, "DB instance", id, tags, inst.InstanceCreateTime); err != nil && !retired {
 			return fmt.Errorf("delete DB instance %s without a final snapshot: %w", id, err)
 		}
 	}
@@ -294,11 +306,11 @@ func (h *deleter) keepFinal(ctx context.Context, sc *executor.StepContext, id, f
 	switch {
 	case s == nil && !asked:
 		return fmt.Errorf("DB instance %s and its final snapshot %s both do not exist: its data may be lost; look for other snapshots and backups of %s before anything else", id, final, id)
-	case s != nil && ours(sc, "DB snapshot", final, tagMap(s.TagList)) == nil:
+	case s != nil && ours(sc, "DB snapshot", final, tagMap(s.TagList), s.SnapshotCreateTime) == nil:
 		_, err = h.d.waitSnapshot(ctx, sc, final)
 		return err
 	case s != nil && !asked:
-		return ours(sc, "DB snapshot", final, tagMap(s.TagList))
+		return ours(sc, "DB snapshot", final, tagMap(s.TagList), s.SnapshotCreateTime)
 	case s != nil:
 		if rid, got := sc.Value(KeyResourceID), aws.ToString(s.DbiResourceId); rid != "" && got != "" && rid != got {
 			return fmt.Errorf("DB snapshot %s is of resource %s, not of %s (%s) which this run deleted; resolve it by hand", final, got, id, rid)

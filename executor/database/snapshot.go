@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/rds/types"
 
 	"github.com/envmig/envmig/executor"
+	"github.com/envmig/envmig/planner/plan"
 )
 
 // snapshot runs plan.DBSnapshot (a manual snapshot of an instance) and,
@@ -63,7 +64,7 @@ func (h *snapshot) Apply(ctx context.Context, sc *executor.StepContext) error {
 // adoptable checks that an existing snapshot is the one this step makes.
 func (h *snapshot) adoptable(sc *executor.StepContext, s *types.DBSnapshot, src string) error {
 	id := aws.ToString(s.DBSnapshotIdentifier)
-	if err := ours(sc, "DB snapshot", id, tagMap(s.TagList)); err != nil {
+	if err := ours(sc, "DB snapshot", id, tagMap(s.TagList), s.SnapshotCreateTime); err != nil {
 		return err
 	}
 	if got := aws.ToString(s.DBInstanceIdentifier); !h.copy && got != src {
@@ -75,15 +76,18 @@ func (h *snapshot) adoptable(sc *executor.StepContext, s *types.DBSnapshot, src 
 // params returns the snapshot to make and where it comes from: the
 // instance, or for a copy the source snapshot.
 func (h *snapshot) params(sc *executor.StepContext) (id, src string, err error) {
-	from := "identifier"
 	if h.copy {
-		from = "source"
+		p, err := executor.Params[plan.DBCopySnapshotParams](sc)
+		if err == nil {
+			err = required(sc, "snapshot", p.Snapshot, "source", p.Source)
+		}
+		return p.Snapshot, p.Source, err
 	}
-	p, err := need(sc, "snapshot", from)
-	if err != nil {
-		return "", "", err
+	p, err := executor.Params[plan.DBSnapshotParams](sc)
+	if err == nil {
+		err = required(sc, "snapshot", p.Snapshot, "identifier", p.Identifier)
 	}
-	return p[0], p[1], nil
+	return p.Snapshot, p.Identifier, err
 }
 
 // call makes the snapshot: CreateDBSnapshot, or CopyDBSnapshot encrypted
@@ -99,11 +103,15 @@ func (h *snapshot) call(ctx context.Context, sc *executor.StepContext, id, src s
 		}
 		return nil
 	}
-	key := sc.Param("kms_key_id")
+	p, err := executor.Params[plan.DBCopySnapshotParams](sc)
+	if err != nil {
+		return err
+	}
+	key := p.KMSKeyID
 	if key == "" {
 		key = DefaultKMSKey
 	}
-	_, err := h.d.c.CopyDBSnapshot(ctx, &rds.CopyDBSnapshotInput{
+	_, err = h.d.c.CopyDBSnapshot(ctx, &rds.CopyDBSnapshotInput{
 		SourceDBSnapshotIdentifier: aws.String(src), TargetDBSnapshotIdentifier: aws.String(id),
 		KmsKeyId: aws.String(key), CopyTags: aws.Bool(false), Tags: tags,
 	})

@@ -101,8 +101,9 @@ func instAt(id, status string, mod func(*types.DBInstance)) *types.DBInstance {
 
 // stubRun runs one step of action with params against c, logging hook
 // points into log and collecting progress.
-func stubRun(t *testing.T, c Client, o Options, action plan.StepAction, params map[string]string, log *[]string) ([]executor.Progress, error) {
+func stubRun(t *testing.T, c Client, o Options, params plan.Params, log *[]string) ([]executor.Progress, error) {
 	t.Helper()
+	action := params.Action()
 	p := &plan.Plan{Lineage: "run1", Steps: []plan.Step{{ID: "s", Action: action, Params: params}}}
 	sc := executor.NewStepContext(p, p.Steps[0], "apply", nil)
 	var progress []executor.Progress
@@ -128,7 +129,7 @@ func TestSnapshotWaitReportsItsProgress(t *testing.T) {
 	var log []string
 	c := newStub(&log)
 	c.snaps[snap] = []*types.DBSnapshot{nil, snapAt("creating", 0, ourTags), snapAt("creating", 40, ourTags), snapAt("available", 100, ourTags)}
-	progress, err := stubRun(t, c, fast, plan.DBSnapshot, map[string]string{"identifier": orig, "snapshot": snap}, &log)
+	progress, err := stubRun(t, c, fast, plan.DBSnapshotParams{Identifier: orig, Snapshot: snap}, &log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +154,7 @@ func TestRestoreMarksTheAcceptedCallBeforeWaiting(t *testing.T) {
 	var log []string
 	c := newStub(&log)
 	c.insts[temp] = []*types.DBInstance{nil, nil, instAt(temp, "creating", nil), instAt(temp, "backing-up", nil), instAt(temp, "available", nil)}
-	progress, err := stubRun(t, c, fast, plan.DBRestore, map[string]string{"snapshot": snap, "identifier": temp, "multi_az": "true", "port": "5433", "vpc_security_group_ids": "sg-1, sg-2"}, &log)
+	progress, err := stubRun(t, c, fast, plan.DBRestoreParams{Snapshot: snap, Identifier: temp, Settings: plan.DBSettings{MultiAZ: plan.Ptr(true), Port: 5433, VPCSecurityGroupIDs: []string{"sg-1", "sg-2"}}}, &log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +191,7 @@ func TestALostCreateResponseIsAdoptedOnlyWhenTagged(t *testing.T) {
 			c := newStub(&log)
 			c.errs["CreateDBSnapshot"] = &smithy.GenericAPIError{Code: codeSnapshotAlreadyExists}
 			c.snaps[snap] = []*types.DBSnapshot{nil, snapAt("available", 100, tc.tags)}
-			_, err := stubRun(t, c, fast, plan.DBSnapshot, map[string]string{"identifier": orig, "snapshot": snap}, &log)
+			_, err := stubRun(t, c, fast, plan.DBSnapshotParams{Identifier: orig, Snapshot: snap}, &log)
 			if !errors.Is(err, tc.want) {
 				t.Errorf("apply = %v, want %v", err, tc.want)
 			}
@@ -203,7 +204,7 @@ func TestAWaitThatRunsOutOfTimeFailsResumably(t *testing.T) {
 	c := newStub(&log)
 	c.insts[temp] = []*types.DBInstance{instAt(temp, "creating", nil)}
 	_, err := stubRun(t, c, Options{MinDelay: time.Millisecond, MaxDelay: time.Millisecond, MaxWait: 20 * time.Millisecond, VisibleWithin: 20 * time.Millisecond},
-		plan.DBRestore, map[string]string{"snapshot": snap, "identifier": temp}, &log)
+		plan.DBRestoreParams{Snapshot: snap, Identifier: temp}, &log)
 	if err == nil || !strings.Contains(err.Error(), "still creating") || !strings.Contains(err.Error(), "envmig resume") {
 		t.Errorf("apply = %v, want a timeout that points to resume", err)
 	}
@@ -221,7 +222,7 @@ func TestModifyWaitsUntilNothingIsPending(t *testing.T) {
 		instAt(temp, "modifying", nil),
 		instAt(temp, "available", large),
 	}
-	progress, err := stubRun(t, c, fast, plan.DBModify, map[string]string{"identifier": temp, "instance_class": "db.t3.large", "engine_version": "16.3"}, &log)
+	progress, err := stubRun(t, c, fast, plan.DBModifyParams{Identifier: temp, Change: plan.DBChange{InstanceClass: "db.t3.large", EngineVersion: "16.3"}}, &log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,19 +272,19 @@ func TestVerifyComparesEverySetting(t *testing.T) {
 		i.TagList = append(slices.Clone(ourTags), types.Tag{Key: aws.String("owner"), Value: aws.String("platform")})
 	})
 	for name, tc := range map[string]struct {
-		params map[string]string
+		params plan.DBExpect
 		tags   map[string]string
 		want   []string
 	}{
-		"all equal": {params: map[string]string{"engine": "postgres", "engine_version": "16.3", "instance_class": "db.t3.medium", "allocated_storage": "50",
-			"storage_encrypted": "true", "multi_az": "false", "db_subnet_group": "private", "parameter_group": "pg16", "deletion_protection": "false"},
+		"all equal": {params: plan.DBExpect{Engine: "postgres", EngineVersion: "16.3", InstanceClass: "db.t3.medium", AllocatedStorage: 50,
+			StorageEncrypted: plan.Ptr(true), MultiAZ: plan.Ptr(false), DBSubnetGroup: "private", ParameterGroup: "pg16", DeletionProtection: plan.Ptr(false)},
 			tags: map[string]string{"owner": "platform"}},
-		"key by ID":                  {params: map[string]string{"kms_key_id": "1234abcd-12ab"}},
-		"key by ARN":                 {params: map[string]string{"kms_key_id": "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab"}},
-		"other key":                  {params: map[string]string{"kms_key_id": "9999"}, want: []string{"kms_key_id: want 9999, got arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab"}},
-		"alias no KMS":               {params: map[string]string{"kms_key_id": "alias/app"}, want: []string{"kms_key_id: want alias/app, got arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab"}},
-		"empty param is not checked": {params: map[string]string{"db_subnet_group": ""}},
-		"several": {params: map[string]string{"instance_class": "db.t3.large", "allocated_storage": "100", "multi_az": "true"},
+		"key by ID":                  {params: plan.DBExpect{KMSKeyID: "1234abcd-12ab"}},
+		"key by ARN":                 {params: plan.DBExpect{KMSKeyID: "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab"}},
+		"other key":                  {params: plan.DBExpect{KMSKeyID: "9999"}, want: []string{"kms_key_id: want 9999, got arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab"}},
+		"alias no KMS":               {params: plan.DBExpect{KMSKeyID: "alias/app"}, want: []string{"kms_key_id: want alias/app, got arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab"}},
+		"empty param is not checked": {params: plan.DBExpect{DBSubnetGroup: ""}},
+		"several": {params: plan.DBExpect{InstanceClass: "db.t3.large", AllocatedStorage: 100, MultiAZ: plan.Ptr(true)},
 			tags: map[string]string{"owner": "data", "team": "db"},
 			want: []string{"instance_class: want db.t3.large, got db.t3.medium", "allocated_storage: want 100, got 50", "multi_az: want true, got false",
 				"tags.owner: want data, got platform", "tags.team: want db, got (none)"}},
@@ -293,11 +294,8 @@ func TestVerifyComparesEverySetting(t *testing.T) {
 			var log []string
 			c := newStub(&log)
 			c.insts[orig] = []*types.DBInstance{live}
-			params := map[string]string{"identifier": orig}
-			for k, v := range tc.params {
-				params[k] = v
-			}
-			p := &plan.Plan{Lineage: "run1", Steps: []plan.Step{{ID: "v", Action: plan.VerifyDatabase, Params: params, Tags: tc.tags}}}
+			params := plan.VerifyDatabaseParams{Identifier: orig, Expect: tc.params, Tags: tc.tags}
+			p := &plan.Plan{Lineage: "run1", Steps: []plan.Step{{ID: "v", Action: plan.VerifyDatabase, Params: params}}}
 			err := Handlers(c, nil, fast)[plan.VerifyDatabase].Apply(context.Background(), executor.NewStepContext(p, p.Steps[0], "apply", nil))
 			var got []string
 			var ve *VerifyError
@@ -318,7 +316,7 @@ func TestRenameWaitsWhileTheNewNameIsNotVisible(t *testing.T) {
 	c := newStub(&log)
 	c.insts[orig] = []*types.DBInstance{instAt(orig, "available", func(i *types.DBInstance) { i.DbiResourceId = aws.String("db-ABC") })}
 	c.insts[retired] = []*types.DBInstance{nil, nil, nil, instAt(retired, "renaming", nil), instAt(retired, "available", nil)}
-	progress, err := stubRun(t, c, fast, plan.DBRename, map[string]string{"from": orig, "to": retired}, &log)
+	progress, err := stubRun(t, c, fast, plan.DBRenameParams{From: orig, To: retired}, &log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -336,18 +334,17 @@ func TestARetriedCallWhoseFirstAttemptWasAppliedCountsAsDone(t *testing.T) {
 	invalid := &smithy.GenericAPIError{Code: codeInvalidInstanceState}
 	large := func(i *types.DBInstance) { i.DBInstanceClass = aws.String("db.t3.large") }
 	for name, tc := range map[string]struct {
-		action plan.StepAction
-		params map[string]string
+		params plan.Params
 		insts  map[string][]*types.DBInstance
 		ok     bool
 	}{
-		"rename under way": {action: plan.DBRename, params: map[string]string{"from": orig, "to": retired}, ok: true,
+		"rename under way": {params: plan.DBRenameParams{From: orig, To: retired}, ok: true,
 			insts: map[string][]*types.DBInstance{orig: {instAt(orig, "available", nil), instAt(orig, "renaming", nil)}, retired: {nil, instAt(retired, "available", nil)}}},
-		"rename refused": {action: plan.DBRename, params: map[string]string{"from": orig, "to": retired},
+		"rename refused": {params: plan.DBRenameParams{From: orig, To: retired},
 			insts: map[string][]*types.DBInstance{orig: {instAt(orig, "available", nil)}, retired: {nil}}},
-		"modify under way": {action: plan.DBModify, params: map[string]string{"identifier": temp, "instance_class": "db.t3.large"}, ok: true,
+		"modify under way": {params: plan.DBModifyParams{Identifier: temp, Change: plan.DBChange{InstanceClass: "db.t3.large"}}, ok: true,
 			insts: map[string][]*types.DBInstance{temp: {instAt(temp, "available", nil), instAt(temp, "modifying", nil), instAt(temp, "available", large)}}},
-		"modify refused": {action: plan.DBModify, params: map[string]string{"identifier": temp, "instance_class": "db.t3.large"},
+		"modify refused": {params: plan.DBModifyParams{Identifier: temp, Change: plan.DBChange{InstanceClass: "db.t3.large"}},
 			insts: map[string][]*types.DBInstance{temp: {instAt(temp, "available", nil)}}},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -355,7 +352,7 @@ func TestARetriedCallWhoseFirstAttemptWasAppliedCountsAsDone(t *testing.T) {
 			c := newStub(&log)
 			c.insts = tc.insts
 			c.errs["ModifyDBInstance"] = invalid
-			_, err := stubRun(t, c, fast, tc.action, tc.params, &log)
+			_, err := stubRun(t, c, fast, tc.params, &log)
 			if (err == nil) != tc.ok {
 				t.Errorf("apply = %v, want ok=%v", err, tc.ok)
 			}
@@ -380,7 +377,7 @@ func TestRevertFindsASnapshotRDSDoesNotShowYet(t *testing.T) {
 	c := newStub(&log)
 	// NotFound twice, then the snapshot; after the delete, gone.
 	c.snaps[snap] = []*types.DBSnapshot{nil, nil, snapAt("available", 100, ourTags), snapAt("available", 100, ourTags), nil}
-	p := &plan.Plan{Lineage: "run1", Steps: []plan.Step{{ID: "s", Action: plan.DBSnapshot, Params: map[string]string{"identifier": orig, "snapshot": snap}}}}
+	p := &plan.Plan{Lineage: "run1", Steps: []plan.Step{{ID: "s", Action: plan.DBSnapshot, Params: plan.DBSnapshotParams{Identifier: orig, Snapshot: snap}}}}
 	sc := executor.NewStepContext(p, p.Steps[0], "revert", map[string]string{KeyCreateSent: "true"})
 	o := Options{MinDelay: time.Millisecond, MaxDelay: time.Millisecond, MaxWait: time.Second, VisibleWithin: 5 * time.Second}
 	if err := Handlers(c, nil, o)[plan.DBSnapshot].Revert(context.Background(), sc); err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/rds/types"
 
 	"github.com/envmig/envmig/executor"
+	"github.com/envmig/envmig/planner/plan"
 )
 
 // verify runs plan.VerifyDatabase.
@@ -41,11 +42,15 @@ func (e *VerifyError) Error() string {
 // setting the step names (an empty parameter is not checked) and, when the
 // step has tags, exactly those user tags. It changes nothing.
 func (h *verify) Apply(ctx context.Context, sc *executor.StepContext) error {
-	p, err := need(sc, "identifier")
+	p, err := executor.Params[plan.VerifyDatabaseParams](sc)
 	if err != nil {
 		return err
 	}
-	id := p[0]
+	if err := required(sc, "identifier", p.Identifier); err != nil {
+		return err
+	}
+	id := p.Identifier
+	expect := p.Expect.Settings()
 	inst, err := h.d.expectInstance(ctx, sc, id)
 	if err != nil {
 		return err
@@ -60,7 +65,7 @@ func (h *verify) Apply(ctx context.Context, sc *executor.StepContext) error {
 		bad = append(bad, fmt.Sprintf("status: want available, got %s", s))
 	}
 	for _, k := range verified {
-		want := sc.Param(k)
+		want := expect[k]
 		if want == "" {
 			continue
 		}
@@ -73,8 +78,8 @@ func (h *verify) Apply(ctx context.Context, sc *executor.StepContext) error {
 			bad = append(bad, fmt.Sprintf("%s: want %s, got %s", k, want, show(got)))
 		}
 	}
-	if sc.Step.Tags != nil {
-		bad = append(bad, tagMismatches(userTags(sc.Step.Tags), userTags(tagMap(inst.TagList)))...)
+	if p.Tags != nil {
+		bad = append(bad, tagMismatches(userTags(p.Tags), userTags(tagMap(inst.TagList)))...)
 	}
 	if len(bad) > 0 {
 		return &VerifyError{Identifier: id, Mismatches: bad}

@@ -177,7 +177,13 @@ func findGroup(out *autoscaling.DescribeAutoScalingGroupsOutput, name string) (*
 
 // groupName returns the step's group parameter.
 func groupName(sc *executor.StepContext) (string, error) {
-	name := sc.Param("group")
+	var name string
+	switch p := sc.Step.Params.(type) {
+	case plan.GroupStandbyParams:
+		name = p.Group
+	case plan.GroupResumeParams:
+		name = p.Group
+	}
 	if name == "" {
 		return "", errors.New("the step has no group parameter")
 	}

@@ -35,8 +35,8 @@ const (
 
 func testPlan(group string) *plan.Plan {
 	return &plan.Plan{Lineage: "run1", Steps: []plan.Step{
-		{ID: standbyID, Phase: plan.PhasePrepare, Action: plan.GroupStandby, Params: map[string]string{"group": group}},
-		{ID: resumeID, Phase: plan.PhaseCommit, Action: plan.GroupResume, Params: map[string]string{"group": group, "standby_step": standbyID}},
+		{ID: standbyID, Phase: plan.PhasePrepare, Action: plan.GroupStandby, Params: plan.GroupStandbyParams{Group: group}},
+		{ID: resumeID, Phase: plan.PhaseCommit, Action: plan.GroupResume, Params: plan.GroupResumeParams{Group: group, StandbyStep: standbyID}},
 	}}
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 
 	"github.com/envmig/envmig/executor"
+	"github.com/envmig/envmig/planner/plan"
 )
 
 // standby runs plan.GroupStandby. Revert restores the group from what Apply
@@ -97,7 +98,11 @@ func (h *resume) Apply(ctx context.Context, sc *executor.StepContext) error {
 	if err != nil {
 		return err
 	}
-	from := sc.Param("standby_step")
+	p, err := executor.Params[plan.GroupResumeParams](sc)
+	if err != nil {
+		return err
+	}
+	from := p.StandbyStep
 	if from == "" {
 		return fmt.Errorf("resume %s: the step has no standby_step parameter", name)
 	}

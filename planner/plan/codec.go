@@ -165,6 +165,9 @@ func (p *Plan) check() error {
 			return fmt.Errorf("step %d has an empty or repeated id %q", i+1, s.ID)
 		}
 		seen[s.ID] = true
+		if err := s.checkParams(); err != nil {
+			return err
+		}
 		switch s.Phase {
 		case PhasePrepare:
 			if phase != PhasePrepare {

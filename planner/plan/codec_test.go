@@ -13,9 +13,9 @@ func sample() *Plan {
 	return &Plan{Lineage: "3fa2c91b", Environment: "production", Account: "123456789012", Region: "us-east-1",
 		Observations: []Observation{{Address: "database.main", Kind: KindDatabase, ID: "shop-db", Exists: true, Attrs: map[string]string{"instance_class": "db.t3.medium"}}},
 		Steps: []Step{
-			{ID: "preflight", Phase: PhasePrepare, Action: Preflight},
-			{ID: "gate", Phase: PhaseGate, Action: Gate},
-			{ID: "db.update.main", Phase: PhaseCommit, Action: DBUpdate, Params: map[string]string{"identifier": "shop-db"}},
+			{ID: "preflight", Phase: PhasePrepare, Action: Preflight, Params: PreflightParams{}},
+			{ID: "gate", Phase: PhaseGate, Action: Gate, Params: GateParams{Environment: "production"}},
+			{ID: "db.update.main", Phase: PhaseCommit, Action: DBUpdate, Params: DBUpdateParams{Identifier: "shop-db", Change: DBChange{InstanceClass: "db.t3.large"}}},
 		}}
 }
 
@@ -63,6 +63,12 @@ func TestDecodeRefuses(t *testing.T) {
 		"two gates":    {reseal(func(p *Plan) { p.Steps[2].Phase = PhaseGate }), "2 points of no return"},
 		"commit first": {reseal(func(p *Plan) { p.Steps[0].Phase = PhaseCommit }), "before the point of no return"},
 		"repeated id":  {reseal(func(p *Plan) { p.Steps[2].ID = "preflight" }), "repeated id"},
+		"unknown action": {bytes.Replace(reseal(func(p *Plan) { p.Steps[2].Action = "bucket.delete-everything" }), nil, nil, 0),
+			`unknown action "bucket.delete-everything"`},
+		"unknown parameter": {bytes.Replace(good, []byte(`"identifier": "shop-db"`), []byte(`"identifier": "shop-db", "force": true`), 1),
+			`unknown field "force"`},
+		"parameters of another action": {reseal(func(p *Plan) { p.Steps[2].Params = BucketDeleteParams{Bucket: "x"} }),
+			`unknown field "bucket"`},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

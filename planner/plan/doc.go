@@ -8,7 +8,9 @@
 // PhaseGate step (the point of no return) and PhaseCommit (roll forward only).
 //
 // The executor never re-plans: it runs Steps exactly as written, looking up
-// each Step's Action in its handler table and reading the Step's Params.
+// each Step's Action in its handler table and reading the Step's Params,
+// which are of one Go type per action (params.go). Decode refuses a plan with
+// an action or a parameter this build does not know, before anything runs.
 //
 // A Plan's Digest is a SHA-256 over its canonical JSON encoding with the Digest
 // field empty. Encode sets it; Decode refuses a plan whose digest does not

@@ -45,6 +45,9 @@ const (
 	KindService  Kind = "service"
 	// KindKMSKey observations record the keys a plan encrypts with.
 	KindKMSKey Kind = "kms-key"
+	// KindStack observations record the CloudFormation stack whose
+	// resources the spec names by logical ID.
+	KindStack Kind = "stack"
 )
 
 // Action is what the plan does to one resource.

@@ -116,6 +116,11 @@ func TestGoldenPlansOfEveryExample(t *testing.T) {
 					t.Errorf("markdown is %d bytes", md.Len())
 				}
 				validatePlanJSON(t, js.Bytes())
+				// The plan computes again from the spec and its own
+				// observations: what apply FILE relies on.
+				if d, err := planner.Rederive(cfg, p); err != nil || d != "" {
+					t.Errorf("the plan does not re-derive from its spec and observations: %v %s", err, d)
+				}
 				golden(t, filepath.Join(dir, "plan.golden.txt"), txt.Bytes())
 				golden(t, filepath.Join(dir, "plan.golden.json"), js.Bytes())
 				golden(t, filepath.Join(dir, "plan.golden.md"), md.Bytes())

@@ -1,0 +1,426 @@
+package plan
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"sort"
+	"strconv"
+)
+
+// Params are a step's parameters: one Go type per StepAction, named after
+// it (DBRestore's are DBRestoreParams). The planner builds them, the
+// handlers read them, and the plan file carries them as the step's
+// "params" object. Every identifier in them is a physical AWS name, so a
+// handler needs nothing but the step to act.
+//
+// Decode refuses a step whose action is unknown, whose parameters are of
+// another action, or whose params object has a field its type does not
+// declare: nothing runs from a plan this build does not fully understand.
+type Params interface {
+	// Action is the StepAction these parameters belong to.
+	Action() StepAction
+}
+
+// actionParams maps every StepAction to its parameter type. It is the one
+// list of what a plan may contain; docs/plan.schema.json and docs/plans.md
+// are checked against it.
+var actionParams = map[StepAction]reflect.Type{}
+
+func register[P Params]() {
+	var p P
+	actionParams[p.Action()] = reflect.TypeOf(p)
+}
+
+func init() {
+	register[PreflightParams]()
+	register[GateParams]()
+	register[GroupStandbyParams]()
+	register[GroupResumeParams]()
+	register[DBSnapshotParams]()
+	register[DBCopySnapshotParams]()
+	register[DBRestoreParams]()
+	register[DBModifyParams]()
+	register[DBUpdateParams]()
+	register[DBRenameParams]()
+	register[DBDeleteParams]()
+	register[DBDeleteSnapshotParams]()
+	register[BucketCreateParams]()
+	register[BucketCopyParams]()
+	register[BucketUpdateParams]()
+	register[BucketDeleteParams]()
+	register[VerifyDatabaseParams]()
+	register[VerifyBucketParams]()
+	register[VerifyFrozenParams]()
+	register[VerifyHTTPParams]()
+	register[VerifyCommandParams]()
+}
+
+// Actions lists every known StepAction with its parameter type, sorted by
+// action.
+func Actions() []ActionType {
+	out := make([]ActionType, 0, len(actionParams))
+	for a, t := range actionParams {
+		out = append(out, ActionType{Action: a, Params: t})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Action < out[j].Action })
+	return out
+}
+
+// ActionType pairs an action with its parameter type.
+type ActionType struct {
+	Action StepAction
+	Params reflect.Type
+}
+
+// Known reports whether a is an action this build can run.
+func Known(a StepAction) bool { _, ok := actionParams[a]; return ok }
+
+// decodeParams decodes raw as the parameters of action a, refusing unknown
+// fields.
+func decodeParams(a StepAction, raw json.RawMessage) (Params, error) {
+	t, ok := actionParams[a]
+	if !ok {
+		return nil, fmt.Errorf("unknown action %q (this envmig knows %s)", a, knownList())
+	}
+	v := reflect.New(t)
+	if len(bytes.TrimSpace(raw)) > 0 && !bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(v.Interface()); err != nil {
+			return nil, fmt.Errorf("parameters of action %s: %s", a, jsonReason(err))
+		}
+	}
+	return v.Elem().Interface().(Params), nil
+}
+
+func knownList() string {
+	var names []string
+	for _, a := range Actions() {
+		names = append(names, string(a.Action))
+	}
+	return fmt.Sprint(names)
+}
+
+// MarshalJSON writes the step with its parameters as "params".
+func (s Step) MarshalJSON() ([]byte, error) {
+	type plain Step
+	return json.Marshal(struct {
+		plain
+		Params Params `json:"params"`
+	}{plain(s), s.Params})
+}
+
+// UnmarshalJSON reads a step, decoding "params" as the type of its action.
+func (s *Step) UnmarshalJSON(data []byte) error {
+	type plain Step
+	var aux struct {
+		plain
+		Params json.RawMessage `json:"params"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&aux); err != nil {
+		return err
+	}
+	p, err := decodeParams(aux.Action, aux.Params)
+	if err != nil {
+		id := aux.ID
+		if id == "" {
+			id = "(no id)"
+		}
+		return fmt.Errorf("step %s: %w", id, err)
+	}
+	*s = Step(aux.plain)
+	s.Params = p
+	return nil
+}
+
+// checkParams reports a step whose parameters are missing or of another
+// action (a plan built in Go, not decoded).
+func (s Step) checkParams() error {
+	if s.Params == nil {
+		return fmt.Errorf("step %s (%s) has no parameters", s.ID, s.Action)
+	}
+	if s.Params.Action() != s.Action {
+		return fmt.Errorf("step %s is a %s step but carries the parameters of %s", s.ID, s.Action, s.Params.Action())
+	}
+	return nil
+}
+
+// PreflightParams: none. The preflight re-checks the caller's account and
+// region.
+type PreflightParams struct{}
+
+// GateParams: the point of no return asks for the environment's name.
+type GateParams struct {
+	Environment string `json:"environment"`
+}
+
+// GroupStandbyParams name the Auto Scaling group taken out of service.
+type GroupStandbyParams struct {
+	Group string `json:"group"`
+}
+
+// GroupResumeParams name the group put back and the GroupStandby step whose
+// recorded values it restores.
+type GroupResumeParams struct {
+	Group       string `json:"group"`
+	StandbyStep string `json:"standby_step"`
+}
+
+// DBSnapshotParams: snapshot Identifier as Snapshot.
+type DBSnapshotParams struct {
+	Identifier string `json:"identifier"`
+	Snapshot   string `json:"snapshot"`
+}
+
+// DBCopySnapshotParams: copy Source to Snapshot, encrypted with KMSKeyID
+// ("" = the account's default RDS key).
+type DBCopySnapshotParams struct {
+	Source   string `json:"source"`
+	Snapshot string `json:"snapshot"`
+	KMSKeyID string `json:"kms_key_id,omitempty"`
+}
+
+// DBSettings are the settings a restore carries over or changes. Empty
+// fields are left to RDS (a restore keeps the snapshot's).
+type DBSettings struct {
+	InstanceClass       string   `json:"instance_class,omitempty"`
+	DBSubnetGroup       string   `json:"db_subnet_group,omitempty"`
+	ParameterGroup      string   `json:"parameter_group,omitempty"`
+	OptionGroup         string   `json:"option_group,omitempty"`
+	MultiAZ             *bool    `json:"multi_az,omitempty"`
+	Port                int32    `json:"port,omitempty"`
+	PubliclyAccessible  *bool    `json:"publicly_accessible,omitempty"`
+	StorageType         string   `json:"storage_type,omitempty"`
+	VPCSecurityGroupIDs []string `json:"vpc_security_group_ids,omitempty"`
+	// Engine is set only when the restore changes it.
+	Engine string `json:"engine,omitempty"`
+}
+
+// DBRestoreParams: restore Identifier from Snapshot with Settings and
+// DeletionProtection; Tags are the user's (and envmig's own, such as
+// envmig:clone-of), to which the run's tag is added.
+type DBRestoreParams struct {
+	Snapshot           string            `json:"snapshot"`
+	Identifier         string            `json:"identifier"`
+	Settings           DBSettings        `json:"settings"`
+	DeletionProtection bool              `json:"deletion_protection"`
+	Tags               map[string]string `json:"tags,omitempty"`
+}
+
+// DBChange lists in-place changes of an instance; empty fields are not
+// changed.
+type DBChange struct {
+	EngineVersion      string `json:"engine_version,omitempty"`
+	InstanceClass      string `json:"instance_class,omitempty"`
+	AllocatedStorage   int64  `json:"allocated_storage,omitempty"`
+	MultiAZ            *bool  `json:"multi_az,omitempty"`
+	ParameterGroup     string `json:"parameter_group,omitempty"`
+	DeletionProtection *bool  `json:"deletion_protection,omitempty"`
+}
+
+// Settings returns the change as setting name → value, the names the
+// handlers and the plan's views use; absent settings are absent.
+func (c DBChange) Settings() map[string]string {
+	m := map[string]string{}
+	put := func(k, v string) {
+		if v != "" {
+			m[k] = v
+		}
+	}
+	put("engine_version", c.EngineVersion)
+	put("instance_class", c.InstanceClass)
+	if c.AllocatedStorage > 0 {
+		m["allocated_storage"] = strconv.FormatInt(c.AllocatedStorage, 10)
+	}
+	if c.MultiAZ != nil {
+		m["multi_az"] = strconv.FormatBool(*c.MultiAZ)
+	}
+	put("parameter_group", c.ParameterGroup)
+	if c.DeletionProtection != nil {
+		m["deletion_protection"] = strconv.FormatBool(*c.DeletionProtection)
+	}
+	return m
+}
+
+// DBModifyParams change an instance the run created (the clone), applied
+// at once.
+type DBModifyParams struct {
+	Identifier string   `json:"identifier"`
+	Change     DBChange `json:"change"`
+}
+
+// DBUpdateParams change a live instance in place. Tags, when not nil,
+// replace the instance's user tags (an empty map removes them all).
+type DBUpdateParams struct {
+	Identifier string             `json:"identifier"`
+	Change     DBChange           `json:"change"`
+	Tags       *map[string]string `json:"tags,omitempty"`
+}
+
+// DBRenameParams rename From to To. RetiredBy, when set, is the lineage
+// of the run retiring an original: the renamed instance is tagged
+// envmig:retired-by with it, which lets cleanup delete it.
+type DBRenameParams struct {
+	From      string `json:"from"`
+	To        string `json:"to"`
+	RetiredBy string `json:"retired_by,omitempty"`
+}
+
+// DBDeleteParams delete Identifier, with a FinalSnapshot when set. Without
+// one, only an instance of this run, or one tagged envmig:retired-by =
+// RetiredBy, is deleted.
+type DBDeleteParams struct {
+	Identifier    string `json:"identifier"`
+	FinalSnapshot string `json:"final_snapshot,omitempty"`
+	RetiredBy     string `json:"retired_by,omitempty"`
+}
+
+// DBDeleteSnapshotParams delete Snapshot, which must carry envmig:run = Run
+// ("" = this run).
+type DBDeleteSnapshotParams struct {
+	Snapshot string `json:"snapshot"`
+	Run      string `json:"run,omitempty"`
+}
+
+// BucketCreateParams create Bucket in Region with Versioning and Tags.
+type BucketCreateParams struct {
+	Bucket     string            `json:"bucket"`
+	Region     string            `json:"region"`
+	Versioning bool              `json:"versioning"`
+	Tags       map[string]string `json:"tags,omitempty"`
+}
+
+// CopyMode says when a bucket copy runs.
+type CopyMode string
+
+const (
+	CopyPrecopy CopyMode = "precopy" // while the environment is live
+	CopyDelta   CopyMode = "delta"   // inside the standby window
+	CopyFinal   CopyMode = "final"   // after the point of no return, into an original
+)
+
+// BucketCopyParams sync Source into Destination.
+type BucketCopyParams struct {
+	Source      string   `json:"source"`
+	Destination string   `json:"destination"`
+	Mode        CopyMode `json:"mode"`
+}
+
+// BucketUpdateParams change Bucket in place: Versioning when not nil, and
+// Tags when not nil (replacing the bucket's tags).
+type BucketUpdateParams struct {
+	Bucket     string             `json:"bucket"`
+	Region     string             `json:"region,omitempty"`
+	Versioning *bool              `json:"versioning,omitempty"`
+	Tags       *map[string]string `json:"tags,omitempty"`
+}
+
+// BucketDeleteParams empty and delete Bucket in Region.
+type BucketDeleteParams struct {
+	Bucket string `json:"bucket"`
+	Region string `json:"region,omitempty"`
+}
+
+// DBExpect are the settings verify.database checks; empty fields are not
+// checked.
+type DBExpect struct {
+	Engine             string `json:"engine,omitempty"`
+	EngineVersion      string `json:"engine_version,omitempty"`
+	InstanceClass      string `json:"instance_class,omitempty"`
+	AllocatedStorage   int64  `json:"allocated_storage,omitempty"`
+	StorageEncrypted   *bool  `json:"storage_encrypted,omitempty"`
+	KMSKeyID           string `json:"kms_key_id,omitempty"`
+	MultiAZ            *bool  `json:"multi_az,omitempty"`
+	DBSubnetGroup      string `json:"db_subnet_group,omitempty"`
+	ParameterGroup     string `json:"parameter_group,omitempty"`
+	DeletionProtection *bool  `json:"deletion_protection,omitempty"`
+}
+
+// Settings returns the expectations as setting name → value.
+func (e DBExpect) Settings() map[string]string {
+	m := DBChange{EngineVersion: e.EngineVersion, InstanceClass: e.InstanceClass, AllocatedStorage: e.AllocatedStorage,
+		MultiAZ: e.MultiAZ, ParameterGroup: e.ParameterGroup, DeletionProtection: e.DeletionProtection}.Settings()
+	if e.Engine != "" {
+		m["engine"] = e.Engine
+	}
+	if e.StorageEncrypted != nil {
+		m["storage_encrypted"] = strconv.FormatBool(*e.StorageEncrypted)
+	}
+	if e.KMSKeyID != "" {
+		m["kms_key_id"] = e.KMSKeyID
+	}
+	if e.DBSubnetGroup != "" {
+		m["db_subnet_group"] = e.DBSubnetGroup
+	}
+	return m
+}
+
+// VerifyDatabaseParams: Identifier is available with Expect and, when Tags
+// is not nil, exactly those user tags.
+type VerifyDatabaseParams struct {
+	Identifier string            `json:"identifier"`
+	Expect     DBExpect          `json:"expect"`
+	Tags       map[string]string `json:"tags,omitempty"`
+}
+
+// VerifyBucketParams compare Destination with Source by manifest at the
+// Objects level (count, etag, checksum or content).
+type VerifyBucketParams struct {
+	Source      string `json:"source"`
+	Destination string `json:"destination"`
+	Objects     string `json:"objects"`
+}
+
+// VerifyFrozenParams: nothing changed the originals during the standby.
+// StandbySteps are the GroupStandby steps whose recorded freeze time
+// starts the window.
+type VerifyFrozenParams struct {
+	Groups       []string `json:"groups,omitempty"`
+	Databases    []string `json:"databases,omitempty"`
+	Buckets      []string `json:"buckets,omitempty"`
+	StandbySteps []string `json:"standby_steps,omitempty"`
+}
+
+// VerifyHTTPParams probe URL and expect Status within Timeout (a Go
+// duration).
+type VerifyHTTPParams struct {
+	URL     string `json:"url"`
+	Status  int    `json:"status"`
+	Timeout string `json:"timeout,omitempty"`
+}
+
+// VerifyCommandParams run the spec's check command Run with Env added to
+// its environment (the clone's names: ENVMIG_DATABASE_<NAME>, ...).
+type VerifyCommandParams struct {
+	Run string            `json:"run"`
+	Env map[string]string `json:"env,omitempty"`
+}
+
+func (PreflightParams) Action() StepAction        { return Preflight }
+func (GateParams) Action() StepAction             { return Gate }
+func (GroupStandbyParams) Action() StepAction     { return GroupStandby }
+func (GroupResumeParams) Action() StepAction      { return GroupResume }
+func (DBSnapshotParams) Action() StepAction       { return DBSnapshot }
+func (DBCopySnapshotParams) Action() StepAction   { return DBCopySnapshot }
+func (DBRestoreParams) Action() StepAction        { return DBRestore }
+func (DBModifyParams) Action() StepAction         { return DBModify }
+func (DBUpdateParams) Action() StepAction         { return DBUpdate }
+func (DBRenameParams) Action() StepAction         { return DBRename }
+func (DBDeleteParams) Action() StepAction         { return DBDelete }
+func (DBDeleteSnapshotParams) Action() StepAction { return DBDeleteSnapshot }
+func (BucketCreateParams) Action() StepAction     { return BucketCreate }
+func (BucketCopyParams) Action() StepAction       { return BucketCopy }
+func (BucketUpdateParams) Action() StepAction     { return BucketUpdate }
+func (BucketDeleteParams) Action() StepAction     { return BucketDelete }
+func (VerifyDatabaseParams) Action() StepAction   { return VerifyDatabase }
+func (VerifyBucketParams) Action() StepAction     { return VerifyBucket }
+func (VerifyFrozenParams) Action() StepAction     { return VerifyFrozen }
+func (VerifyHTTPParams) Action() StepAction       { return VerifyHTTP }
+func (VerifyCommandParams) Action() StepAction    { return VerifyCommand }
+
+// Ptr returns a pointer to v (optional parameters).
+func Ptr[T any](v T) *T { return &v }
