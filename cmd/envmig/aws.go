@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go/logging"
 
 	"github.com/envmig/envmig/config"
@@ -16,8 +17,9 @@ import (
 )
 
 // traceEnv names a file to which every AWS operation is appended, one
-// "Service Operation" line each: a debugging aid, and how the tests count
-// mutating calls and check the IAM policy covers every action.
+// "Service<TAB>Operation<TAB>expected bucket owner" line each: a debugging
+// aid, and how the tests count mutating calls, check the IAM policy covers
+// every action and that every S3 request named the expected owner.
 const traceEnv = "ENVMIG_AWS_TRACE"
 
 // awsFor builds the SDK clients for the spec's account and region through
@@ -45,9 +47,18 @@ func (g *globals) awsFor(ctx context.Context, cfg *config.Config) (*awsclient.Cl
 		awsclient.Trace(&acfg, func(c awsclient.Call) {
 			mu.Lock()
 			defer mu.Unlock()
-			fmt.Fprintf(f, "%s %s\n", c.Service, c.Operation)
+			fmt.Fprintf(f, "%s\t%s\t%s\n", c.Service, c.Operation, c.Owner)
 		})
 	}
+	// Every S3 request names the caller's account as the bucket's expected
+	// owner: envmig never touches another account's bucket, whatever its
+	// name or tags. Reading the identity here also fails closed: no
+	// command acts with credentials whose account it cannot read.
+	id, err := sts.NewFromConfig(acfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the AWS caller's identity, refusing to go on: %w", err)
+	}
+	awsclient.ExpectBucketOwner(&acfg, aws.ToString(id.Account))
 	return awsclient.New(acfg), nil
 }
 

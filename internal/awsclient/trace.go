@@ -14,6 +14,9 @@ import (
 type Call struct {
 	Service   string
 	Operation string
+	// Owner is the expected bucket owner an S3 request named ("" for
+	// none, and for other services).
+	Owner string
 }
 
 // IAMAction returns the IAM action the call needs ("rds:DescribeDBInstances").
@@ -50,7 +53,7 @@ func Trace(cfg *aws.Config, fn func(Call)) {
 	cfg.APIOptions = append(cfg.APIOptions, func(stack *middleware.Stack) error {
 		return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("envmigTrace",
 			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-				fn(Call{Service: awsmiddleware.GetServiceID(ctx), Operation: awsmiddleware.GetOperationName(ctx)})
+				fn(Call{Service: awsmiddleware.GetServiceID(ctx), Operation: awsmiddleware.GetOperationName(ctx), Owner: ExpectedOwner(in.Parameters)})
 				return next.HandleInitialize(ctx, in)
 			}), middleware.After)
 	})

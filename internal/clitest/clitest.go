@@ -173,16 +173,27 @@ func (c *CLI) Calls() []awsclient.Call {
 	}
 	os.Remove(c.trace)
 	var out []awsclient.Call
-	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+	for _, line := range strings.Split(string(b), "\n") {
 		if line == "" {
 			continue
 		}
-		i := strings.LastIndex(line, " ")
-		out = append(out, awsclient.Call{Service: line[:i], Operation: line[i+1:]})
+		f := strings.Split(line, "\t")
+		if len(f) != 3 {
+			c.T.Fatalf("trace line %q is not SERVICE<TAB>OPERATION<TAB>OWNER", line)
+		}
+		out = append(out, awsclient.Call{Service: f[0], Operation: f[1], Owner: f[2]})
 	}
 	recordActions(out)
+	for _, call := range out {
+		if call.Service == "S3" && call.Owner == "" && !withoutOwner[call.Operation] {
+			c.T.Errorf("S3 %s named no expected bucket owner: every S3 request must carry the caller's account", call.Operation)
+		}
+	}
 	return out
 }
+
+// withoutOwner are the S3 operations that have no expected-owner field.
+var withoutOwner = map[string]bool{"ListBuckets": true, "CreateBucket": true, "ListDirectoryBuckets": true}
 
 // Mutating lists the calls that can change anything.
 func Mutating(calls []awsclient.Call) []string {
