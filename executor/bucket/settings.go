@@ -253,24 +253,23 @@ func CaptureSettings(ctx context.Context, sc *executor.StepContext, src Settings
 
 // source returns the source's settings: from the capturing step's journal,
 // or read now; checked against the plan's digests either way.
-func (c SettingsCarry) source(ctx context.Context, sc *executor.StepContext, cl SettingsClients) (*s3settings.Config, []s3settings.Name, error) {
+func (c SettingsCarry) source(ctx context.Context, sc *executor.StepContext, cl SettingsClients) (*s3settings.Config, error) {
 	names, err := c.names()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if c.CapturedBy == "" {
-		cfg, err := CheckSettings(ctx, cl.Source, c)
-		return cfg, names, err
+		return CheckSettings(ctx, cl.Source, c)
 	}
 	v := sc.StepValue(c.CapturedBy, CapturedSettingsKey)
 	if v == "" {
-		return nil, nil, fmt.Errorf("carry settings of %s to %s: step %s has not captured them (it has not run, or the plan is malformed)", c.Source, c.Destination, c.CapturedBy)
+		return nil, fmt.Errorf("carry settings of %s to %s: step %s has not captured them (it has not run, or the plan is malformed)", c.Source, c.Destination, c.CapturedBy)
 	}
 	cfg, err := s3settings.Decode(v)
 	if err != nil {
-		return nil, nil, fmt.Errorf("carry settings of %s to %s: the settings step %s captured: %w", c.Source, c.Destination, c.CapturedBy, err)
+		return nil, fmt.Errorf("carry settings of %s to %s: the settings step %s captured: %w", c.Source, c.Destination, c.CapturedBy, err)
 	}
-	return cfg, names, c.check(cfg, names)
+	return cfg, c.check(cfg, names)
 }
 
 // ConfigureAtCreate runs phase 1 (see "Carrying a bucket's settings"): call
@@ -309,7 +308,7 @@ func configure(ctx context.Context, sc *executor.StepContext, cl SettingsClients
 	if err := runOwned(ctx, sc, cl.Destination, carry.Destination); err != nil {
 		return err
 	}
-	src, _, err := carry.source(ctx, sc, cl)
+	src, err := carry.source(ctx, sc, cl)
 	if err != nil {
 		return err
 	}
@@ -319,6 +318,9 @@ func configure(ctx context.Context, sc *executor.StepContext, cl SettingsClients
 		if want.State(n) == s3settings.Present || (n == s3settings.PublicAccessBlock && want.State(n) == s3settings.Absent) {
 			todo = append(todo, n)
 		}
+	}
+	if len(todo) == 0 {
+		return sc.Record(key, "")
 	}
 	sc.Report(executor.Progress{Message: fmt.Sprintf("carrying %d settings of s3://%s to s3://%s", len(todo), carry.Source, carry.Destination), Percent: -1})
 	if err := apply(ctx, sc, cl.Destination, carry, want, todo, atCreate); err != nil {
