@@ -10,6 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/envmig/envmig/internal/s3settings"
 )
 
 // bucket reads one bucket: its region first, with the default client, then
@@ -53,8 +55,13 @@ type actionError struct {
 	err    error
 }
 
-// readSettings reads versioning, default encryption, tags, policy and
-// object lock. The "not configured" errors S3 answers with are observations.
+// readSettings reads versioning, then every bucket setting (s3settings.All)
+// through s3settings.Read, which the executor uses too, so that both compute
+// the same digests. "Not configured" answers are observations (Absent), and
+// so are reads the endpoint does not implement (Unsupported, HTTP 501: an
+// S3-compatible server without the feature); any other failure is an error
+// naming the IAM action the read needs. The policy's text is not kept, only
+// its digest and what the planner needs to know of it.
 func readSettings(ctx context.Context, c S3API, b *Bucket) *actionError {
 	name := aws.String(b.Name)
 	ver, err := c.GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: name})
@@ -63,53 +70,69 @@ func readSettings(ctx context.Context, c S3API, b *Bucket) *actionError {
 	}
 	b.Versioning = string(ver.Status)
 
-	enc, err := c.GetBucketEncryption(ctx, &s3.GetBucketEncryptionInput{Bucket: name})
-	switch {
-	case errorCode(err) == "ServerSideEncryptionConfigurationNotFoundError":
-	case err != nil:
-		return &actionError{"s3:GetEncryptionConfiguration", err}
-	case enc.ServerSideEncryptionConfiguration != nil:
-		for _, rule := range enc.ServerSideEncryptionConfiguration.Rules {
+	sc, ok := c.(s3settings.API)
+	if !ok {
+		return &actionError{"s3:GetBucketPolicy", fmt.Errorf("the S3 client %T cannot read bucket settings (it lacks s3settings.API)", c)}
+	}
+	cfg, err := s3settings.Read(ctx, sc, b.Name)
+	if err != nil {
+		var re *s3settings.ReadError
+		if errors.As(err, &re) {
+			return &actionError{re.Action, re.Err}
+		}
+		return &actionError{"s3:GetBucketPolicy", err}
+	}
+	if err := observeSettings(b, cfg); err != nil {
+		return err
+	}
+	return nil
+}
+
+// observeSettings fills b's setting fields from what was read.
+func observeSettings(b *Bucket, cfg *s3settings.Config) *actionError {
+	b.Settings = make(map[string]BucketSetting, len(s3settings.All))
+	for _, n := range s3settings.All {
+		b.Settings[string(n)] = BucketSetting{State: string(cfg.State(n)), Summary: cfg.Summary(n), Digest: cfg.Digest(n)}
+	}
+	present := func(n s3settings.Name) bool { return cfg.State(n) == s3settings.Present }
+
+	b.Tags = map[string]string{}
+	for k, v := range cfg.Tags {
+		b.Tags[k] = v
+	}
+	if present(s3settings.Encryption) {
+		for _, rule := range cfg.Encryption.Rules {
 			if d := rule.ApplyServerSideEncryptionByDefault; d != nil {
 				b.Encryption = string(d.SSEAlgorithm)
+				b.EncryptionKMSKey = aws.ToString(d.KMSMasterKeyID)
+				b.EncryptionBucketKey = aws.ToBool(rule.BucketKeyEnabled)
 				break
 			}
 		}
 	}
-
-	b.Tags = map[string]string{}
-	tags, err := c.GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: name})
-	switch {
-	case errorCode(err) == "NoSuchTagSet":
-	case err != nil:
-		return &actionError{"s3:GetBucketTagging", err}
-	default:
-		for _, t := range tags.TagSet {
-			b.Tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
-		}
-	}
-
-	pol, err := c.GetBucketPolicy(ctx, &s3.GetBucketPolicyInput{Bucket: name})
-	switch {
-	case errorCode(err) == "NoSuchBucketPolicy":
-	case err != nil:
-		return &actionError{"s3:GetBucketPolicy", err}
-	default:
+	if present(s3settings.Policy) {
 		b.HasPolicy = true
-		cond, err := policyHasConditions(aws.ToString(pol.Policy))
+		cond, err := policyHasConditions(cfg.Policy)
 		if err != nil {
 			return &actionError{"s3:GetBucketPolicy", err}
 		}
 		b.PolicyHasConditions = cond
+		_, b.PolicyNameMentions = s3settings.PolicyMentions(cfg.Policy, b.Name)
 	}
-
-	lock, err := c.GetObjectLockConfiguration(ctx, &s3.GetObjectLockConfigurationInput{Bucket: name})
-	switch {
-	case errorCode(err) == "ObjectLockConfigurationNotFoundError":
-	case err != nil:
-		return &actionError{"s3:GetBucketObjectLockConfiguration", err}
-	case lock.ObjectLockConfiguration != nil:
-		b.ObjectLock = lock.ObjectLockConfiguration.ObjectLockEnabled == s3types.ObjectLockEnabledEnabled
+	if present(s3settings.ObjectLock) {
+		b.ObjectLock = true
+		if r := cfg.ObjectLock.Rule; r != nil && r.DefaultRetention != nil {
+			b.ObjectLockRetention = s3settings.RetentionString(r.DefaultRetention)
+		}
+	}
+	b.NotificationTargets = cfg.NotificationTargets()
+	b.NotificationEventBridge = present(s3settings.Notifications) && cfg.Notifications.EventBridgeConfiguration != nil
+	if present(s3settings.Logging) {
+		b.LoggingTarget = aws.ToString(cfg.Logging.TargetBucket)
+	}
+	if present(s3settings.Replication) {
+		b.ReplicationRole = aws.ToString(cfg.Replication.Role)
+		b.ReplicationDestinations = cfg.ReplicationDestinations()
 	}
 	return nil
 }

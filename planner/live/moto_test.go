@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/envmig/envmig/internal/awsclient"
@@ -360,8 +361,28 @@ func TestObserveMoto(t *testing.T) {
 		},
 		StackFound: true,
 	}
-	if diff := cmp.Diff(want, obs); diff != "" {
+	if diff := cmp.Diff(want, obs, cmpopts.IgnoreFields(live.Bucket{}, "Settings")); diff != "" {
 		t.Errorf("Observe (-want +got):\n%s", diff)
+	}
+	// Every setting of each bucket is observed; those not set are absent.
+	wantSettings := map[string]map[string]string{
+		uploads: {"policy": "policy: 2 statements, with conditions", "tags": "tags: 2 (owner, tier)"},
+		archive: {"policy": "policy: 1 statement", "encryption": "default encryption: SSE-S3", "object_lock": "object lock: enabled, no default retention"},
+	}
+	for name, present := range wantSettings {
+		got := map[string]string{}
+		for _, n := range live.BucketSettingNames() {
+			s := obs.Buckets[name].Settings[n]
+			switch {
+			case s.State == live.SettingPresent && len(s.Digest) == 16:
+				got[n] = s.Summary
+			case s.State != live.SettingAbsent || s.Digest != "absent":
+				t.Errorf("%s: setting %s = %+v, want present with a digest or absent", name, n, s)
+			}
+		}
+		if diff := cmp.Diff(present, got); diff != "" {
+			t.Errorf("%s: present settings (-want +got):\n%s", name, diff)
+		}
 	}
 
 	// Read-only, through the S3 client of each bucket's region.
@@ -383,6 +404,16 @@ func TestObserveMoto(t *testing.T) {
 		"s3:GetBucketTagging":                   2,
 		"s3:GetBucketPolicy":                    2,
 		"s3:GetObjectLockConfiguration":         2,
+		"s3:GetPublicAccessBlock":               2,
+		"s3:GetBucketOwnershipControls":         2,
+		"s3:GetBucketLifecycleConfiguration":    2,
+		"s3:GetBucketCors":                      2,
+		"s3:GetBucketNotificationConfiguration": 2,
+		"s3:GetBucketLogging":                   2,
+		"s3:GetBucketWebsite":                   2,
+		"s3:GetBucketRequestPayment":            2,
+		"s3:GetBucketReplication":               2,
+		"s3:GetBucketAccelerateConfiguration":   2,
 		"s3:ListObjectsV2":                      1 + len(prefixes) + 1 + 1, // uploads: root + each prefix; archive: root + ledger/
 		"autoscaling:DescribeAutoScalingGroups": 2,
 		"kms:DescribeKey":                       5,

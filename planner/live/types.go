@@ -1,6 +1,10 @@
 package live
 
-import "time"
+import (
+	"time"
+
+	"github.com/envmig/envmig/internal/s3settings"
+)
 
 // Observed is everything the reader saw of one environment. The planner is a
 // pure function of it; a resource that does not exist is present with
@@ -96,6 +100,37 @@ type Bucket struct {
 	// Condition: such a policy can deny the copy's own requests.
 	PolicyHasConditions bool
 	ObjectLock          bool
+
+	// Settings has an entry for every bucket setting, by its stable name
+	// (SettingPolicy, SettingLifecycle, ... ; see BucketSettingNames), when
+	// the bucket exists: whether it is configured, a line for the plan, and
+	// a digest of its content that changes when the setting does.
+	Settings map[string]BucketSetting
+	// EncryptionKMSKey is the default encryption's KMS key as S3 reports it
+	// (key ID, key ARN or alias); "" without one, or for the AWS managed key.
+	EncryptionKMSKey string
+	// EncryptionBucketKey is true when the default encryption uses an S3
+	// Bucket Key.
+	EncryptionBucketKey bool
+	// PolicyNameMentions counts the places the policy names this bucket
+	// that a move to a new name does not rewrite (the bare name, an ARN with
+	// a wildcard after the name); its own ARNs are rewritten.
+	PolicyNameMentions int
+	// NotificationTargets are the ARNs of the Lambda functions, SNS topics
+	// and SQS queues the bucket's event notifications go to, sorted.
+	NotificationTargets []string
+	// NotificationEventBridge is true when events also go to EventBridge.
+	NotificationEventBridge bool
+	// LoggingTarget is the bucket server access logs go to ("" without
+	// logging).
+	LoggingTarget string
+	// ReplicationRole is the IAM role of the replication configuration, and
+	// ReplicationDestinations the destination bucket ARNs of its rules.
+	ReplicationRole         string
+	ReplicationDestinations []string
+	// ObjectLockRetention is the default retention of object lock
+	// ("GOVERNANCE 30 days"), "" without one.
+	ObjectLockRetention string
 	// Objects and Bytes count the current versions. When the listing stopped
 	// at the reader's cap, Truncated is true and they are lower bounds.
 	Objects   int64
@@ -109,6 +144,60 @@ type Bucket struct {
 
 // RunTag returns the envmig:run tag's value.
 func (b *Bucket) RunTag() string { return b.Tags["envmig:run"] }
+
+// BucketSetting is what the reader saw of one bucket setting.
+type BucketSetting struct {
+	// State is SettingPresent, SettingAbsent (not configured) or
+	// SettingUnsupported (the endpoint does not implement the read: an S3
+	// compatible server that lacks the feature).
+	State string
+	// Summary is one line for the plan: "lifecycle: 3 rules",
+	// "notifications: 2 (Lambda, SQS)", "CORS: none".
+	Summary string
+	// Digest identifies the setting's content (16 hex digits), or is
+	// "absent" or "unsupported". The executor reads the setting again when
+	// it carries it and refuses when the digest differs.
+	Digest string
+}
+
+// Setting states.
+const (
+	SettingPresent     = string(s3settings.Present)
+	SettingAbsent      = string(s3settings.Absent)
+	SettingUnsupported = string(s3settings.Unsupported)
+)
+
+// Bucket setting names, the keys of Bucket.Settings.
+const (
+	SettingPolicy            = string(s3settings.Policy)
+	SettingPublicAccessBlock = string(s3settings.PublicAccessBlock)
+	SettingOwnership         = string(s3settings.Ownership)
+	SettingEncryption        = string(s3settings.Encryption)
+	SettingLifecycle         = string(s3settings.Lifecycle)
+	SettingCORS              = string(s3settings.CORS)
+	SettingNotifications     = string(s3settings.Notifications)
+	SettingLogging           = string(s3settings.Logging)
+	SettingWebsite           = string(s3settings.Website)
+	SettingRequestPayment    = string(s3settings.RequestPayment)
+	SettingTags              = string(s3settings.Tags)
+	SettingObjectLock        = string(s3settings.ObjectLock)
+	SettingReplication       = string(s3settings.Replication)
+	SettingAccelerate        = string(s3settings.Accelerate)
+)
+
+// BucketSettingNames lists every bucket setting in the order plans show
+// them.
+func BucketSettingNames() []string {
+	out := make([]string, len(s3settings.All))
+	for i, n := range s3settings.All {
+		out[i] = string(n)
+	}
+	return out
+}
+
+// Setting returns what was read of setting name; a bucket that does not
+// exist, or a setting never read, has State "".
+func (b *Bucket) Setting(name string) BucketSetting { return b.Settings[name] }
 
 // Group is one Auto Scaling group.
 type Group struct {
