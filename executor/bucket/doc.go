@@ -44,6 +44,38 @@
 // (plus a streamed SHA-256 of both bodies where nothing else decides). Its
 // cost is two listings unless a level asks for more.
 //
+// # Versioned histories
+//
+// A HistorySyncer copies every version and delete marker of each key of a
+// versioned source into a versioned destination, oldest to newest: a
+// version by CopyObject (or UploadPartCopy) of that version ID, a delete
+// marker by a DeleteObject of the key. Version IDs change; each key's
+// order is kept. For each key the destination's history must be a prefix
+// of the source's (kinds, sizes and identities at the same positions), and
+// only the missing tail is copied, so a run again resumes and a later run
+// copies what is new. A key whose destination history is not such a prefix
+// is a *DivergedError, or with RewriteDiverged (a destination the run
+// created) is deleted and copied again. VerifyHistory compares two
+// histories; CountHistory counts what a copy of current objects would lose.
+//
+// Order of a key's entries. S3 lists a key's entries newest first, but the
+// SDK returns versions and delete markers in two slices, each in the
+// server's order, and LastModified has one-second precision. ListHistories
+// merges the slices by LastModified. Where a version and a delete marker of
+// one key share a second, the entry listed IsLatest comes first, and the
+// rest is asked of the server: for each entry of the less numerous kind, one
+// ListObjectVersions starting after it (KeyMarker, VersionIdMarker) shows
+// which entries of the other kind it lists after it. The order is therefore
+// the server's own, never a guess; should the server's answers disagree
+// (the history changed meanwhile), the listing fails and a run again
+// re-reads it.
+//
+// As of a moment. An AsOfSyncer copies, for each key, the version that was
+// current at a moment T: its newest entry whose LastModified is at or
+// before T, both taken to the whole second. A key whose entry then is a
+// delete marker, or that had none, is not copied. Every write made before T
+// is included, and so are writes made in the rest of T's second.
+//
 // # Step handlers
 //
 // Handlers returns the executor.Handler of every bucket step action. Each is
