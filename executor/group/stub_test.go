@@ -148,7 +148,9 @@ type fakeEC2 struct {
 	tags map[string]map[string]string // instance -> key -> value
 }
 
-func newFakeEC2(log *[]string) *fakeEC2 { return &fakeEC2{log: log, tags: map[string]map[string]string{}} }
+func newFakeEC2(log *[]string) *fakeEC2 {
+	return &fakeEC2{log: log, tags: map[string]map[string]string{}}
+}
 
 func (f *fakeEC2) DescribeTags(_ context.Context, in *ec2.DescribeTagsInput, _ ...func(*ec2.Options)) (*ec2.DescribeTagsOutput, error) {
 	var ids []string
