@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	aas "github.com/aws/aws-sdk-go-v2/service/applicationautoscaling"
 	aastypes "github.com/aws/aws-sdk-go-v2/service/applicationautoscaling/types"
+	astypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
@@ -335,4 +336,21 @@ func plural(n int, word string) string {
 		return "1 " + word
 	}
 	return strconv.Itoa(n) + " " + word + "s"
+}
+
+// tagStandby is the tag a group's standby leaves on the group
+// (executor/group.TagStandby): "run=RUN;min=N;max=N;desired=N;at=TIME".
+const tagStandby = "envmig:standby"
+
+// GroupStandbyRun returns the run named by a group's envmig:standby tag, ""
+// when it has none: that group is in a run's standby, and its sizes and
+// processes now must never be planned as the state to restore (the plan
+// reports it as an error naming `envmig recover`).
+func GroupStandbyRun(tags []astypes.TagDescription) string {
+	for _, t := range tags {
+		if aws.ToString(t.Key) == tagStandby {
+			return offRun(aws.ToString(t.Value))
+		}
+	}
+	return ""
 }

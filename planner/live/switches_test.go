@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	aas "github.com/aws/aws-sdk-go-v2/service/applicationautoscaling"
 	aastypes "github.com/aws/aws-sdk-go-v2/service/applicationautoscaling/types"
+	astypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
@@ -149,4 +150,16 @@ func eventSourceMapping(t *testing.T, cfg aws.Config, lam *lambda.Client) string
 		t.Fatal(err)
 	}
 	return aws.ToString(m.UUID)
+}
+
+func TestGroupStandbyRunReadsTheStandbyTag(t *testing.T) {
+	tag := func(k, v string) astypes.TagDescription {
+		return astypes.TagDescription{Key: aws.String(k), Value: aws.String(v)}
+	}
+	if got := live.GroupStandbyRun([]astypes.TagDescription{tag("owner", "x"), tag("envmig:standby", "run=3fa2c91b;min=2;max=6;desired=3;at=2026-01-01T00:00:00Z")}); got != "3fa2c91b" {
+		t.Errorf("run = %q", got)
+	}
+	if got := live.GroupStandbyRun([]astypes.TagDescription{tag("envmig:standby:suspended", "")}); got != "" {
+		t.Errorf("run = %q for a group without the standby tag", got)
+	}
 }
