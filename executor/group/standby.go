@@ -77,6 +77,9 @@ func (h *resume) Revert(context.Context, *executor.StepContext) error { return n
 // Idempotent: a re-run after a crash at any point finds the record (in the
 // journal, or failing that in its own run's tags) and finishes the work.
 func (g *Groups) Standby(ctx context.Context, sc *executor.StepContext, name string) error {
+	if g.c.EC2 == nil {
+		return fmt.Errorf("standby of %s: no EC2 client to tag the instances it moves with %s (a wiring error: build the handlers with group.New(group.Clients{...}, o))", name, TagStandby)
+	}
 	grp, err := g.describe(ctx, name)
 	if err != nil {
 		return err
