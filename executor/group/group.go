@@ -12,6 +12,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancing"
+	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 
 	"github.com/envmig/envmig/executor"
 	"github.com/envmig/envmig/planner/plan"
@@ -21,23 +24,69 @@ import (
 // *autoscaling.Client satisfies it.
 type Client interface {
 	autoscaling.DescribeAutoScalingGroupsAPIClient
+	autoscaling.DescribeInstanceRefreshesAPIClient
 	SuspendProcesses(ctx context.Context, in *autoscaling.SuspendProcessesInput, optFns ...func(*autoscaling.Options)) (*autoscaling.SuspendProcessesOutput, error)
 	ResumeProcesses(ctx context.Context, in *autoscaling.ResumeProcessesInput, optFns ...func(*autoscaling.Options)) (*autoscaling.ResumeProcessesOutput, error)
 	UpdateAutoScalingGroup(ctx context.Context, in *autoscaling.UpdateAutoScalingGroupInput, optFns ...func(*autoscaling.Options)) (*autoscaling.UpdateAutoScalingGroupOutput, error)
 	EnterStandby(ctx context.Context, in *autoscaling.EnterStandbyInput, optFns ...func(*autoscaling.Options)) (*autoscaling.EnterStandbyOutput, error)
 	ExitStandby(ctx context.Context, in *autoscaling.ExitStandbyInput, optFns ...func(*autoscaling.Options)) (*autoscaling.ExitStandbyOutput, error)
+	CreateOrUpdateTags(ctx context.Context, in *autoscaling.CreateOrUpdateTagsInput, optFns ...func(*autoscaling.Options)) (*autoscaling.CreateOrUpdateTagsOutput, error)
+	DeleteTags(ctx context.Context, in *autoscaling.DeleteTagsInput, optFns ...func(*autoscaling.Options)) (*autoscaling.DeleteTagsOutput, error)
 }
 
-var _ Client = (*autoscaling.Client)(nil)
+// EC2API tags the instances a standby moves, and reads those tags;
+// *ec2.Client satisfies it.
+type EC2API interface {
+	ec2.DescribeTagsAPIClient
+	CreateTags(ctx context.Context, in *ec2.CreateTagsInput, optFns ...func(*ec2.Options)) (*ec2.CreateTagsOutput, error)
+	DeleteTags(ctx context.Context, in *ec2.DeleteTagsInput, optFns ...func(*ec2.Options)) (*ec2.DeleteTagsOutput, error)
+}
+
+// TargetHealthAPI reads the health of targets in an ELBv2 target group;
+// *elasticloadbalancingv2.Client satisfies it.
+type TargetHealthAPI interface {
+	elasticloadbalancingv2.DescribeTargetHealthAPIClient
+}
+
+// InstanceHealthAPI reads the health of instances behind a classic load
+// balancer; *elasticloadbalancing.Client satisfies it.
+type InstanceHealthAPI interface {
+	elasticloadbalancing.DescribeInstanceHealthAPIClient
+}
+
+var (
+	_ Client            = (*autoscaling.Client)(nil)
+	_ EC2API            = (*ec2.Client)(nil)
+	_ TargetHealthAPI   = (*elasticloadbalancingv2.Client)(nil)
+	_ InstanceHealthAPI = (*elasticloadbalancing.Client)(nil)
+)
+
+// Clients are the services a group's standby and restore touch. ASG and
+// EC2 are required; ELBv2 and ELB are required for groups that have target
+// groups or classic load balancers (the restore waits for health there),
+// and a group that has them while its client is nil fails the restore with
+// an error rather than skip the wait.
+type Clients struct {
+	ASG   Client
+	EC2   EC2API
+	ELBv2 TargetHealthAPI
+	ELB   InstanceHealthAPI
+}
 
 // Options tune the waits. Zero fields take the defaults.
 type Options struct {
 	// MinDelay and MaxDelay bound the backoff between two observations
 	// (defaults 2 s and 15 s).
 	MinDelay, MaxDelay time.Duration
-	// MaxWait bounds one wait (default 30 minutes). When it runs out the step
-	// fails resumably: the journal keeps what was recorded.
+	// MaxWait bounds one wait for lifecycle states (default 30 minutes).
+	// When it runs out the step fails resumably: the journal keeps what
+	// was recorded.
 	MaxWait time.Duration
+	// HealthWait bounds the wait, after a restore, until every instance is
+	// healthy in the group's load balancers (default 15 minutes: a target
+	// group's default health check needs 5 passes 30 s apart, and an
+	// instance's application may take minutes to warm up).
+	HealthWait time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -53,21 +102,25 @@ func (o Options) withDefaults() Options {
 	if o.MaxWait <= 0 {
 		o.MaxWait = 30 * time.Minute
 	}
+	if o.HealthWait <= 0 {
+		o.HealthWait = 15 * time.Minute
+	}
 	return o
 }
 
 // Processes are the scaling processes suspended while a group is in
-// Standby: each would launch, terminate, replace or re-register instances.
+// Standby: each would launch, terminate, replace or re-register instances
+// (InstanceRefresh would replace them mid-run).
 var Processes = []string{
 	"Launch", "Terminate", "HealthCheck", "ReplaceUnhealthy", "AZRebalance",
-	"AlarmNotification", "ScheduledActions", "AddToLoadBalancer",
+	"AlarmNotification", "ScheduledActions", "AddToLoadBalancer", "InstanceRefresh",
 }
 
 // BatchSize is the most instances one EnterStandby or ExitStandby call
 // takes (the API's limit).
 const BatchSize = 20
 
-// The keys group.standby records.
+// The keys group.standby records in the journal.
 const (
 	KeyMin       = "min"
 	KeyMax       = "max"
@@ -140,24 +193,47 @@ func splitList(s string) []string {
 	return out
 }
 
-// Handlers returns the group handlers keyed by the action they run.
+// Groups runs the standby, restore and recovery of Auto Scaling groups. It
+// holds no state of its own between calls and is safe for concurrent use
+// on different groups; two calls on one group at once are not supported
+// (the run's lock prevents them).
+type Groups struct {
+	c Clients
+	o Options
+}
+
+// New returns the group handler cores over c.
+func New(c Clients, o Options) *Groups { return &Groups{c: c, o: o.withDefaults()} }
+
+// Handlers returns the group handlers keyed by the action they run, reading
+// the group from the step's "group" parameter and the standby step from
+// "standby_step", over an Auto Scaling client alone: it keeps today's wiring
+// compiling, and its standby fails (it cannot tag the instances it moves)
+// until the wiring builds New(Clients{...}, o).Handlers().
 func Handlers(c Client, o Options) map[plan.StepAction]executor.Handler {
-	g := &groups{c: c, o: o.withDefaults()}
+	return New(Clients{ASG: c}, o).Handlers()
+}
+
+// Handlers returns the step handlers over the cores Standby and Restore.
+func (g *Groups) Handlers() map[plan.StepAction]executor.Handler {
 	return map[plan.StepAction]executor.Handler{
 		plan.GroupStandby: &standby{g},
 		plan.GroupResume:  &resume{g},
 	}
 }
 
-// groups holds what every group handler shares.
-type groups struct {
-	c Client
-	o Options
+// progress is what the restore needs of a run: a StepContext, or the
+// adapter Recover builds when there is no run.
+type progress interface {
+	Accepted()
+	Report(executor.Progress)
 }
 
+var _ progress = (*executor.StepContext)(nil)
+
 // describe returns the named group, or an error when it does not exist.
-func (g *groups) describe(ctx context.Context, name string) (*types.AutoScalingGroup, error) {
-	out, err := g.c.DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{
+func (g *Groups) describe(ctx context.Context, name string) (*types.AutoScalingGroup, error) {
+	out, err := g.c.ASG.DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{
 		AutoScalingGroupNames: []string{name},
 	})
 	if err != nil {
@@ -166,13 +242,16 @@ func (g *groups) describe(ctx context.Context, name string) (*types.AutoScalingG
 	return findGroup(out, name)
 }
 
+// ErrNoGroup is wrapped by the error for a group that does not exist.
+var ErrNoGroup = errors.New("Auto Scaling group does not exist")
+
 func findGroup(out *autoscaling.DescribeAutoScalingGroupsOutput, name string) (*types.AutoScalingGroup, error) {
 	for i := range out.AutoScalingGroups {
 		if aws.ToString(out.AutoScalingGroups[i].AutoScalingGroupName) == name {
 			return &out.AutoScalingGroups[i], nil
 		}
 	}
-	return nil, fmt.Errorf("Auto Scaling group %s does not exist", name)
+	return nil, fmt.Errorf("%w: %s", ErrNoGroup, name)
 }
 
 // groupName returns the step's group parameter.
@@ -226,18 +305,18 @@ func recordOf(grp *types.AutoScalingGroup, now time.Time) Record {
 	return rec
 }
 
-// batches splits ids into slices of at most BatchSize.
-func batches(ids []string) [][]string {
+// batches splits ids into slices of at most n.
+func batches(ids []string, n int) [][]string {
 	var out [][]string
 	for len(ids) > 0 {
-		n := min(len(ids), BatchSize)
-		out = append(out, ids[:n])
-		ids = ids[n:]
+		k := min(len(ids), n)
+		out = append(out, ids[:k])
+		ids = ids[k:]
 	}
 	return out
 }
 
-// in reports whether every id is in one of the states.
+// allIn reports whether every id is in one of the states.
 func allIn(st map[string]types.LifecycleState, ids []string, want ...types.LifecycleState) bool {
 	for _, id := range ids {
 		if !slices.Contains(want, st[id]) {
@@ -250,10 +329,10 @@ func allIn(st map[string]types.LifecycleState, ids []string, want ...types.Lifec
 // wait polls the group with the SDK waiter's backoff until done says so.
 // done returns a progress message while it is not done, or an error that
 // ends the wait.
-func (g *groups) wait(ctx context.Context, sc *executor.StepContext, name, goal string, done func(*types.AutoScalingGroup) (bool, string, error)) error {
+func (g *Groups) wait(ctx context.Context, sc progress, name, goal string, done func(*types.AutoScalingGroup) (bool, string, error)) error {
 	var last string
 	retrying := false
-	w := autoscaling.NewGroupInServiceWaiter(g.c, func(o *autoscaling.GroupInServiceWaiterOptions) {
+	w := autoscaling.NewGroupInServiceWaiter(g.c.ASG, func(o *autoscaling.GroupInServiceWaiterOptions) {
 		o.MinDelay, o.MaxDelay = g.o.MinDelay, g.o.MaxDelay
 		o.Retryable = func(ctx context.Context, _ *autoscaling.DescribeAutoScalingGroupsInput, out *autoscaling.DescribeAutoScalingGroupsOutput, err error) (bool, error) {
 			retrying = false

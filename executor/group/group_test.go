@@ -16,6 +16,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancing"
+	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancing/types"
+	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	elbv2types "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 	"github.com/aws/smithy-go"
 	"github.com/google/go-cmp/cmp"
 
@@ -49,8 +53,8 @@ type run struct {
 	values   map[string]map[string]string
 }
 
-func newRun(t *testing.T, c Client, group string) *run {
-	return &run{t: t, p: testPlan(group), handlers: Handlers(c, fast), values: map[string]map[string]string{}}
+func newRun(t *testing.T, f *fixture) *run {
+	return &run{t: t, p: testPlan(f.name), handlers: f.groups(fast).Handlers(), values: map[string]map[string]string{}}
 }
 
 func (r *run) context(stepID, op string) *executor.StepContext {
@@ -83,11 +87,18 @@ func (r *run) must(stepID, op string) {
 }
 
 // awsRules makes moto refuse what AWS refuses: EnterStandby with decrement
-// below MinSize, ExitStandby above MaxSize, sizes out of order.
+// below MinSize, ExitStandby above MaxSize, sizes out of order. moto does not
+// implement DescribeInstanceRefreshes (it answers HTTP 500): awsRules
+// answers it with refreshes (none unless a test sets them).
 type awsRules struct {
 	Client
-	mu      sync.Mutex
-	batches map[string][]int // operation -> instance counts per call
+	mu        sync.Mutex
+	batches   map[string][]int // operation -> instance counts per call
+	refreshes []types.InstanceRefresh
+}
+
+func (a *awsRules) DescribeInstanceRefreshes(context.Context, *autoscaling.DescribeInstanceRefreshesInput, ...func(*autoscaling.Options)) (*autoscaling.DescribeInstanceRefreshesOutput, error) {
+	return &autoscaling.DescribeInstanceRefreshesOutput{InstanceRefreshes: a.refreshes}, nil
 }
 
 func refuse(msg string) error {
@@ -153,12 +164,22 @@ func (a *awsRules) UpdateAutoScalingGroup(ctx context.Context, in *autoscaling.U
 	return a.Client.UpdateAutoScalingGroup(ctx, in, fns...)
 }
 
-// fixture is a moto Auto Scaling group behind awsRules.
+// fixture is a moto Auto Scaling group behind awsRules, attached to an
+// ELBv2 target group and a classic load balancer.
 type fixture struct {
 	name  string
 	asg   *autoscaling.Client
+	ec2   *ec2.Client
+	elbv2 *elbv2.Client
+	elb   *elb.Client
+	tg    string
 	rules *awsRules
 	rec   *testaws.Recording
+}
+
+// groups builds the cores over the fixture's recorded clients.
+func (f *fixture) groups(o Options) *Groups {
+	return New(Clients{ASG: f.rules, EC2: f.ec2, ELBv2: f.elbv2, ELB: f.elb}, o)
 }
 
 func newGroup(t *testing.T, minSize, maxSize, desired int32, userSuspended ...string) *fixture {
@@ -172,6 +193,24 @@ func newGroup(t *testing.T, minSize, maxSize, desired int32, userSuspended ...st
 	}); err != nil {
 		t.Fatal(err)
 	}
+	vpcs, err := ec2.NewFromConfig(cfg).DescribeVpcs(ctx, &ec2.DescribeVpcsInput{})
+	if err != nil || len(vpcs.Vpcs) == 0 {
+		t.Fatalf("default VPC: %v", err)
+	}
+	tg, err := elbv2.NewFromConfig(cfg).CreateTargetGroup(ctx, &elbv2.CreateTargetGroupInput{
+		Name: aws.String("web"), Protocol: elbv2types.ProtocolEnumHttp, Port: aws.Int32(80), VpcId: vpcs.Vpcs[0].VpcId,
+		TargetType: elbv2types.TargetTypeEnumInstance,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := elb.NewFromConfig(cfg).CreateLoadBalancer(ctx, &elb.CreateLoadBalancerInput{
+		LoadBalancerName: aws.String("web-classic"), AvailabilityZones: []string{"us-east-1a"},
+		Listeners: []elbtypes.Listener{{Protocol: aws.String("HTTP"), LoadBalancerPort: 80, InstancePort: aws.Int32(80)}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	tgARN := aws.ToString(tg.TargetGroups[0].TargetGroupArn)
 	asg := autoscaling.NewFromConfig(cfg)
 	name := "shop-prod-web"
 	if _, err := asg.CreateAutoScalingGroup(ctx, &autoscaling.CreateAutoScalingGroupInput{
@@ -179,6 +218,8 @@ func newGroup(t *testing.T, minSize, maxSize, desired int32, userSuspended ...st
 		LaunchTemplate:       &types.LaunchTemplateSpecification{LaunchTemplateName: aws.String("web"), Version: aws.String("$Latest")},
 		MinSize:              aws.Int32(minSize), MaxSize: aws.Int32(maxSize), DesiredCapacity: aws.Int32(desired),
 		AvailabilityZones: []string{"us-east-1a"},
+		TargetGroupARNs:   []string{tgARN},
+		LoadBalancerNames: []string{"web-classic"},
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +230,8 @@ func newGroup(t *testing.T, minSize, maxSize, desired int32, userSuspended ...st
 	}
 	rec := testaws.Record(&cfg)
 	client := autoscaling.NewFromConfig(cfg)
-	return &fixture{name: name, asg: asg, rules: &awsRules{Client: client}, rec: rec}
+	return &fixture{name: name, asg: asg, rules: &awsRules{Client: client}, rec: rec, tg: tgARN,
+		ec2: ec2.NewFromConfig(cfg), elbv2: elbv2.NewFromConfig(cfg), elb: elb.NewFromConfig(cfg)}
 }
 
 // shape is what the tests compare of a group.
@@ -228,7 +270,7 @@ func TestStandbyThenResumeRestoresTheGroupExactly(t *testing.T) {
 	if diff := cmp.Diff(shape{Min: 2, Max: 6, Desired: 3, Suspended: []string{"AZRebalance"}, States: map[string]int{"InService": 3}}, before); diff != "" {
 		t.Fatalf("fixture (-want +got):\n%s", diff)
 	}
-	r := newRun(t, f.rules, f.name)
+	r := newRun(t, f)
 
 	r.must(standbyID, "apply")
 	// MinSize 2 had to go to 0: AWS refuses Standby below MinSize (awsRules).
@@ -274,7 +316,7 @@ func TestStandbyThenResumeRestoresTheGroupExactly(t *testing.T) {
 func TestStandbyRevertRestoresAndIsIdempotent(t *testing.T) {
 	f := newGroup(t, 1, 4, 2)
 	before := f.shape(t)
-	r := newRun(t, f.rules, f.name)
+	r := newRun(t, f)
 	r.must(standbyID, "apply")
 	if got := f.shape(t).States["Standby"]; got != 2 {
 		t.Fatalf("Standby = %d, want 2", got)
@@ -293,7 +335,7 @@ func TestStandbyRevertRestoresAndIsIdempotent(t *testing.T) {
 func TestRestoreWithNothingRecordedIsANoOp(t *testing.T) {
 	f := newGroup(t, 1, 4, 2)
 	before := f.shape(t)
-	r := newRun(t, f.rules, f.name)
+	r := newRun(t, f)
 	r.must(standbyID, "revert")
 	r.must(resumeID, "apply")
 	if got := len(f.rec.Calls()); got != 0 {
@@ -307,7 +349,7 @@ func TestRestoreWithNothingRecordedIsANoOp(t *testing.T) {
 func TestStandbyMovesAtMostTwentyInstancesPerCall(t *testing.T) {
 	f := newGroup(t, 2, 30, 25)
 	before := f.shape(t)
-	r := newRun(t, f.rules, f.name)
+	r := newRun(t, f)
 	r.must(standbyID, "apply")
 	if diff := cmp.Diff(map[string]int{"Standby": 25}, f.shape(t).States); diff != "" {
 		t.Fatalf("states after standby (-want +got):\n%s", diff)
@@ -347,7 +389,7 @@ func TestAWSRulesRefuseStandbyBelowMinSize(t *testing.T) {
 
 func TestStandbyRefusesAnInServiceInstanceOutsideTheRecord(t *testing.T) {
 	f := newGroup(t, 0, 6, 3)
-	r := newRun(t, f.rules, f.name)
+	r := newRun(t, f)
 	g := f.rules.group(context.Background(), f.name)
 	var ids []string
 	for _, in := range g.Instances {

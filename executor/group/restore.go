@@ -13,10 +13,50 @@ import (
 	"github.com/envmig/envmig/executor"
 )
 
-// restore puts the group back as the standby step recorded it (get reads
-// that record): recorded instances back to InService, sizes, then the
-// processes envmig suspended. Nothing recorded: nothing to do.
-func (g *groups) restore(ctx context.Context, sc *executor.StepContext, name string, get func(string) string) error {
+// Restore is the core of group.resume and of group.standby's Revert: it
+// puts the named group back as the standby step recorded it (get reads that
+// record: sc.Value for the standby step itself, StepValue bound to it for
+// the resume step). Nothing recorded: the standby never acted, and Restore
+// makes no call at all.
+//
+// # Order
+//
+// The Auto Scaling documentation on suspended processes says of
+// AddToLoadBalancer: while it is suspended, instances that enter service
+// are not added to the group's target groups and classic load balancers,
+// and resuming it later does not add them (they must be registered by
+// hand). An instance leaving Standby enters service the same way (Pending,
+// registration, InService). So:
+//
+//  1. wait until no recorded instance is still EnteringStandby (one cannot
+//     leave Standby before it got there);
+//  2. resume the processes envmig suspended (those of Processes the record
+//     does not list as suspended before), AddToLoadBalancer among them.
+//     This is safe while the instances are still in Standby: the desired
+//     capacity is what is in service (0 when every instance is in
+//     Standby), so Launch and Terminate have nothing to do, and Standby
+//     instances are not health-checked;
+//  3. move the recorded instances that are in Standby back to service,
+//     BatchSize at a time (ExitStandby raises the desired capacity by one
+//     per instance, within the MaxSize envmig never lowers), and wait
+//     until each is InService: they are registered with every load
+//     balancer on the way;
+//  4. set MinSize, MaxSize and DesiredCapacity to their recorded values in
+//     one call, so the desired capacity is within [MinSize, MaxSize] before
+//     and after it. Done after step 3 because a desired capacity raised
+//     while instances are still in Standby would launch new instances for
+//     them. A recorded instance that vanished during the run is replaced
+//     now, and registered, since Launch and AddToLoadBalancer run again;
+//  5. wait until no instance is on its way into service, then until every
+//     InService instance is healthy in each of the group's target groups
+//     (ELBv2 DescribeTargetHealth) and classic load balancers
+//     (DescribeInstanceHealth); Options.HealthWait bounds it, and a timeout
+//     fails the step naming each instance and its health reason;
+//  6. remove the standby tags this run left on the group and its instances.
+//
+// A restore interrupted anywhere is run again from the top: every step
+// observes first and acts only on the difference.
+func (g *Groups) Restore(ctx context.Context, sc *executor.StepContext, name string, get func(string) string) error {
 	rec, ok, err := ReadRecord(get)
 	if err != nil {
 		return fmt.Errorf("restore %s: %w", name, err)
@@ -24,24 +64,12 @@ func (g *groups) restore(ctx context.Context, sc *executor.StepContext, name str
 	if !ok {
 		return nil
 	}
-	if err := g.exitStandby(ctx, sc, name, rec); err != nil {
-		return err
-	}
-	grp, err := g.describe(ctx, name)
-	if err != nil {
-		return err
-	}
-	if err := g.restoreSizes(ctx, sc, grp, rec); err != nil {
-		return err
-	}
-	return g.resumeOurs(ctx, sc, grp, rec)
+	return g.restore(ctx, sc, name, sc.Lineage(), rec)
 }
 
-// exitStandby moves the recorded instances in Standby back to InService,
-// BatchSize at a time, and waits until every recorded instance still in the
-// group is InService.
-func (g *groups) exitStandby(ctx context.Context, sc *executor.StepContext, name string, rec Record) error {
-	// An instance still entering Standby cannot exit it yet.
+// restore runs the order Restore documents for rec, made by run.
+func (g *Groups) restore(ctx context.Context, sc progress, name, run string, rec Record) error {
+	// 1. An instance still entering Standby cannot exit it yet.
 	err := g.wait(ctx, sc, name, "the instances of "+name+" to finish entering Standby", func(grp *types.AutoScalingGroup) (bool, string, error) {
 		n := 0
 		for _, id := range rec.Instances {
@@ -58,6 +86,46 @@ func (g *groups) exitStandby(ctx context.Context, sc *executor.StepContext, name
 	if err != nil {
 		return err
 	}
+	// 2.
+	if err := g.resumeOurs(ctx, sc, grp, rec); err != nil {
+		return err
+	}
+	// 3.
+	if err := g.exitStandby(ctx, sc, grp, rec); err != nil {
+		return err
+	}
+	// 4.
+	if grp, err = g.describe(ctx, name); err != nil {
+		return err
+	}
+	if err := g.restoreSizes(ctx, sc, grp, rec); err != nil {
+		return err
+	}
+	// 5.
+	if err := g.waitHealthy(ctx, sc, name); err != nil {
+		return err
+	}
+	// 6. Instances first: the group's tags are what a finder looks for.
+	if grp, err = g.describe(ctx, name); err != nil {
+		return err
+	}
+	ids := rec.Instances
+	for _, id := range instanceIDs(grp) {
+		if !slices.Contains(ids, id) {
+			ids = append(slices.Clip(ids), id)
+		}
+	}
+	if err := g.untagInstances(ctx, sc, name, run, ids); err != nil {
+		return err
+	}
+	return g.untagGroup(ctx, sc, grp, run)
+}
+
+// exitStandby moves the recorded instances in Standby back to InService,
+// BatchSize at a time, and waits until every recorded instance still in the
+// group is InService.
+func (g *Groups) exitStandby(ctx context.Context, sc progress, grp *types.AutoScalingGroup, rec Record) error {
+	name := aws.ToString(grp.AutoScalingGroupName)
 	st := states(grp)
 	var todo []string
 	for _, id := range rec.Instances {
@@ -66,8 +134,8 @@ func (g *groups) exitStandby(ctx context.Context, sc *executor.StepContext, name
 		}
 	}
 	done := 0
-	for _, batch := range batches(todo) {
-		if _, err := g.c.ExitStandby(ctx, &autoscaling.ExitStandbyInput{
+	for _, batch := range batches(todo, BatchSize) {
+		if _, err := g.c.ASG.ExitStandby(ctx, &autoscaling.ExitStandbyInput{
 			AutoScalingGroupName: aws.String(name), InstanceIds: batch,
 		}); err != nil {
 			again, derr := g.describe(ctx, name)
@@ -97,11 +165,11 @@ func (g *groups) exitStandby(ctx context.Context, sc *executor.StepContext, name
 // restoreSizes sets MinSize, MaxSize and DesiredCapacity back to the record
 // in one call, so the desired capacity is within [MinSize, MaxSize] before
 // and after it.
-func (g *groups) restoreSizes(ctx context.Context, sc *executor.StepContext, grp *types.AutoScalingGroup, rec Record) error {
+func (g *Groups) restoreSizes(ctx context.Context, sc progress, grp *types.AutoScalingGroup, rec Record) error {
 	if aws.ToInt32(grp.MinSize) == rec.Min && aws.ToInt32(grp.MaxSize) == rec.Max && aws.ToInt32(grp.DesiredCapacity) == rec.Desired {
 		return nil
 	}
-	if _, err := g.c.UpdateAutoScalingGroup(ctx, &autoscaling.UpdateAutoScalingGroupInput{
+	if _, err := g.c.ASG.UpdateAutoScalingGroup(ctx, &autoscaling.UpdateAutoScalingGroupInput{
 		AutoScalingGroupName: grp.AutoScalingGroupName,
 		MinSize:              aws.Int32(rec.Min),
 		MaxSize:              aws.Int32(rec.Max),
@@ -115,7 +183,7 @@ func (g *groups) restoreSizes(ctx context.Context, sc *executor.StepContext, grp
 
 // resumeOurs resumes the processes envmig suspended: those of Processes the
 // group did not have suspended when it was recorded.
-func (g *groups) resumeOurs(ctx context.Context, sc *executor.StepContext, grp *types.AutoScalingGroup, rec Record) error {
+func (g *Groups) resumeOurs(ctx context.Context, sc progress, grp *types.AutoScalingGroup, rec Record) error {
 	have := suspended(grp)
 	var ours []string
 	for _, p := range Processes {
@@ -126,7 +194,7 @@ func (g *groups) resumeOurs(ctx context.Context, sc *executor.StepContext, grp *
 	if len(ours) == 0 {
 		return nil
 	}
-	if _, err := g.c.ResumeProcesses(ctx, &autoscaling.ResumeProcessesInput{
+	if _, err := g.c.ASG.ResumeProcesses(ctx, &autoscaling.ResumeProcessesInput{
 		AutoScalingGroupName: grp.AutoScalingGroupName, ScalingProcesses: ours,
 	}); err != nil {
 		return fmt.Errorf("resume %s of %s: %w", strings.Join(ours, ", "), aws.ToString(grp.AutoScalingGroupName), err)

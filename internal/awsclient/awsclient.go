@@ -20,11 +20,19 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/applicationautoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancing"
+	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/scheduler"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
 
@@ -93,6 +101,15 @@ type Clients struct {
 	AutoScaling    *autoscaling.Client
 	CloudFormation *cloudformation.Client
 	KMS            *kms.Client
+	// The availability switches' services.
+	EC2            *ec2.Client
+	ELBv2          *elasticloadbalancingv2.Client
+	ELB            *elasticloadbalancing.Client
+	EventBridge    *eventbridge.Client
+	Scheduler      *scheduler.Client
+	ECS            *ecs.Client
+	AppAutoScaling *applicationautoscaling.Client
+	Lambda         *lambda.Client
 }
 
 // Load resolves credentials and region through the SDK's default chain.
@@ -130,6 +147,14 @@ func New(cfg aws.Config) *Clients {
 		AutoScaling:    autoscaling.NewFromConfig(cfg),
 		CloudFormation: cloudformation.NewFromConfig(cfg),
 		KMS:            kms.NewFromConfig(cfg),
+		EC2:            ec2.NewFromConfig(cfg),
+		ELBv2:          elasticloadbalancingv2.NewFromConfig(cfg),
+		ELB:            elasticloadbalancing.NewFromConfig(cfg),
+		EventBridge:    eventbridge.NewFromConfig(cfg),
+		Scheduler:      scheduler.NewFromConfig(cfg),
+		ECS:            ecs.NewFromConfig(cfg),
+		AppAutoScaling: applicationautoscaling.NewFromConfig(cfg),
+		Lambda:         lambda.NewFromConfig(cfg),
 	}
 }
 

@@ -56,3 +56,17 @@ func TestRetryerRidesOutAThrottlingBurst(t *testing.T) {
 		t.Fatalf("AWS_MAX_ATTEMPTS ignored: %d", got)
 	}
 }
+
+// The switches' services: their SDK service IDs are not their IAM
+// prefixes.
+func TestIAMPrefixOfTheSwitchesServices(t *testing.T) {
+	for id, want := range map[string]string{
+		"EventBridge": "events", "Scheduler": "scheduler", "ECS": "ecs", "Lambda": "lambda", "EC2": "ec2",
+		"Elastic Load Balancing v2": "elasticloadbalancing", "Elastic Load Balancing": "elasticloadbalancing",
+		"Application Auto Scaling": "application-autoscaling", "Auto Scaling": "autoscaling",
+	} {
+		if got := IAMPrefix(id); got != want {
+			t.Errorf("IAMPrefix(%q) = %q, want %q", id, got, want)
+		}
+	}
+}

@@ -31,6 +31,12 @@ func IAMPrefix(serviceID string) string {
 		return "autoscaling"
 	case "CloudFormation":
 		return "cloudformation"
+	case "EventBridge":
+		return "events"
+	case "Elastic Load Balancing v2":
+		return "elasticloadbalancing"
+	case "Application Auto Scaling":
+		return "application-autoscaling"
 	default:
 		return strings.ToLower(strings.ReplaceAll(serviceID, " ", ""))
 	}
