@@ -76,6 +76,11 @@ type Syncer struct {
 	//
 	// Deprecated: encryption is always preserved.
 	PreserveEncryption bool
+	// MapKMSKey, when set, names the key an SSE-KMS copy is encrypted with
+	// for the source object's key (its ARN or ID as HEAD reports it): KMS
+	// keys belong to a region, so a copy into another region needs a key
+	// there. nil keeps the source's key.
+	MapKMSKey func(sourceKeyID string) (string, error)
 	// AbortStaleUploads aborts every unfinished multipart upload in the
 	// destination before copying (set it when the run created the bucket).
 	AbortStaleUploads bool
@@ -386,7 +391,10 @@ func (s *Syncer) one(ctx context.Context, t task) (bool, error) {
 	if t.src.StorageClass != "" {
 		in.StorageClass = types.StorageClass(t.src.StorageClass)
 	}
-	enc := encryptionOf(h)
+	enc, err := s.encryptionOf(h)
+	if err != nil {
+		return false, fmt.Errorf("copy %s: %w", t.src.Key, err)
+	}
 	in.ServerSideEncryption, in.SSEKMSKeyId, in.BucketKeyEnabled = enc.algorithm, enc.kmsKeyID, enc.bucketKey
 	if _, err := s.Dst.CopyObject(ctx, in, s.observe); err != nil {
 		return false, fmt.Errorf("copy %s: %w", t.src.Key, err)

@@ -29,7 +29,8 @@
 // not prove it (a writer may name another key), so each copied object is
 // HEADed first, inside the same worker slot as its copy: one more request
 // per copied single-part object (multipart copies HEAD anyway), none per
-// skipped object.
+// skipped object. A KMS key belongs to a region: a copy into another
+// region names the key Syncer.MapKMSKey gives for the source's.
 //
 // Identity: two objects are the same when their sizes are equal and their
 // ETags are equal and of the same layout (both plain, or both multipart with

@@ -1,6 +1,8 @@
 package bucket
 
 import (
+	"fmt"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
@@ -30,4 +32,19 @@ func encryptionOf(h *s3.HeadObjectOutput) encryption {
 		e.kmsKeyID = h.SSEKMSKeyId
 	}
 	return e
+}
+
+// encryptionOf is what a copy of the object HEAD described must request:
+// its encryption, with the key Syncer.MapKMSKey maps its KMS key to.
+func (s *Syncer) encryptionOf(h *s3.HeadObjectOutput) (encryption, error) {
+	e := encryptionOf(h)
+	if e.kmsKeyID == nil || s.MapKMSKey == nil {
+		return e, nil
+	}
+	k, err := s.MapKMSKey(*e.kmsKeyID)
+	if err != nil {
+		return e, fmt.Errorf("choose the KMS key for a copy of an object encrypted with %s: %w", *e.kmsKeyID, err)
+	}
+	e.kmsKeyID = aws.String(k)
+	return e, nil
 }

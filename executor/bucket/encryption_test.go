@@ -3,6 +3,7 @@ package bucket
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -172,5 +173,51 @@ func TestVerifyKMSCopiesAreNotReportedDifferent(t *testing.T) {
 	}
 	if diff := cmp.Diff([]Difference{{Key: "plain.json", Kind: DiffIdentity}}, rep.Differences, cmpKindOnly); diff != "" {
 		t.Errorf("content level (-want +got):\n%s", diff)
+	}
+}
+
+// TestCopyIntoAnotherRegionMapsTheKMSKey: a KMS key belongs to a region,
+// so a copy into another region is encrypted with the key MapKMSKey names
+// for the source's, keeping the algorithm and the bucket-key setting, at
+// every size; a key it cannot map fails the copy instead of falling back
+// to a default.
+func TestCopyIntoAnotherRegionMapsTheKMSKey(t *testing.T) {
+	testaws.Reset(t)
+	cfg := testaws.Config(t, nil)
+	c := awsclient.NewS3(cfg, "")
+	km := kms.NewFromConfig(cfg)
+	ctx := context.Background()
+	srcKey, mapped, other := newKMSKey(t, km, "source"), newKMSKey(t, km, "its counterpart"), newKMSKey(t, km, "unmapped")
+	mkBucket(t, c, "src")
+	mkBucket(t, c, "dst")
+	withKey := func(k string) func(*s3.PutObjectInput) {
+		return func(in *s3.PutObjectInput) {
+			in.ServerSideEncryption, in.SSEKMSKeyId, in.BucketKeyEnabled = types.ServerSideEncryptionAwsKms, aws.String(k), aws.Bool(true)
+		}
+	}
+	putObj(t, c, "src", "small", []byte("s"), withKey(srcKey))
+	putObj(t, c, "src", "large", bytes.Repeat([]byte("l"), 5<<20+10), withKey(srcKey))
+	keys := func(k string) (string, error) {
+		if k == srcKey {
+			return mapped, nil
+		}
+		return "", fmt.Errorf("no counterpart for %s", k)
+	}
+	sy := &Syncer{Src: c, Dst: c, SrcBucket: "src", DstBucket: "dst", Concurrency: 2, MultipartThreshold: 1 << 20, PartSize: 5 << 20, MapKMSKey: keys}
+	if _, err := sy.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := sseOfObject(t, c, "dst", "small"); got != (sseState{"aws:kms", mapped, true}) {
+		t.Errorf("single-part copy: %+v, want the mapped key with bucket key", got)
+	}
+	if got := sseOfObject(t, c, "dst", "large"); got.Algorithm != "aws:kms" || got.KeyID != mapped {
+		t.Errorf("multipart copy: %+v, want the mapped key", got)
+	}
+	putObj(t, c, "src", "unmapped", []byte("u"), withKey(other))
+	if _, err := sy.Run(ctx); err == nil || !strings.Contains(err.Error(), "no counterpart") {
+		t.Errorf("an unmappable key: %v", err)
+	}
+	if _, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("dst"), Key: aws.String("unmapped")}); err == nil {
+		t.Error("an object whose key could not be mapped was copied anyway")
 	}
 }

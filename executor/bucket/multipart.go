@@ -40,7 +40,10 @@ func (s *Syncer) copyMultipart(ctx context.Context, t task) error {
 			return err
 		}
 	}
-	enc := encryptionOf(head)
+	enc, err := s.encryptionOf(head)
+	if err != nil {
+		return fmt.Errorf("copy %s: %w", o.Key, err)
+	}
 	in := &s3.CreateMultipartUploadInput{
 		Bucket: aws.String(s.DstBucket), Key: aws.String(o.Key),
 		ContentType: head.ContentType, CacheControl: head.CacheControl,
