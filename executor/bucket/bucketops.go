@@ -7,17 +7,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
-	"golang.org/x/sync/errgroup"
 )
 
-// bucketOps is what emptying and deleting a bucket needs.
-type bucketOps interface {
-	BucketAPI
-	Copier
+// bucketHeader looks up a bucket.
+type bucketHeader interface {
+	HeadBucket(ctx context.Context, in *s3.HeadBucketInput, optFns ...func(*s3.Options)) (*s3.HeadBucketOutput, error)
 }
 
 // exists reports whether bucket exists and is reachable with api.
-func exists(ctx context.Context, api BucketAPI, bucket string) (bool, error) {
+func exists(ctx context.Context, api bucketHeader, bucket string) (bool, error) {
 	_, err := api.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(bucket)})
 	if err == nil {
 		return true, nil
@@ -44,63 +42,12 @@ func bucketTags(ctx context.Context, api BucketAPI, bucket string) (map[string]s
 	return tags, nil
 }
 
-// emptyBucket deletes every object version, delete marker and unfinished
-// multipart upload in bucket.
-func emptyBucket(ctx context.Context, api bucketOps, bucket string) (int64, error) {
-	if err := abortUploads(ctx, api, bucket, ""); err != nil {
-		return 0, err
-	}
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(8)
-	var n int64
-	p := s3.NewListObjectVersionsPaginator(api, &s3.ListObjectVersionsInput{Bucket: aws.String(bucket)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(gctx)
-		if err != nil {
-			_ = g.Wait()
-			return n, fmt.Errorf("list object versions of %s: %w", bucket, err)
-		}
-		ids := make([]types.ObjectIdentifier, 0, len(page.Versions)+len(page.DeleteMarkers))
-		for _, v := range page.Versions {
-			ids = append(ids, types.ObjectIdentifier{Key: v.Key, VersionId: v.VersionId})
-		}
-		for _, m := range page.DeleteMarkers {
-			ids = append(ids, types.ObjectIdentifier{Key: m.Key, VersionId: m.VersionId})
-		}
-		for len(ids) > 0 {
-			batch := ids[:min(len(ids), maxDeleteBatch)]
-			ids = ids[len(batch):]
-			n += int64(len(batch))
-			g.Go(func() error {
-				out, err := api.DeleteObjects(gctx, &s3.DeleteObjectsInput{Bucket: aws.String(bucket), Delete: &types.Delete{Objects: batch, Quiet: aws.Bool(true)}})
-				if err != nil {
-					return fmt.Errorf("delete %d object versions from %s: %w", len(batch), bucket, err)
-				}
-				if len(out.Errors) > 0 {
-					e := out.Errors[0]
-					return fmt.Errorf("delete %s from %s: %s: %s", aws.ToString(e.Key), bucket, aws.ToString(e.Code), aws.ToString(e.Message))
-				}
-				return nil
-			})
-		}
-	}
-	return n, g.Wait()
-}
-
-// deleteBucket empties bucket and deletes it; a missing bucket is done.
-func deleteBucket(ctx context.Context, api bucketOps, bucket string) (int64, error) {
-	ok, err := exists(ctx, api, bucket)
-	if err != nil || !ok {
-		return 0, err
-	}
-	n, err := emptyBucket(ctx, api, bucket)
-	if err != nil {
-		return n, err
-	}
-	if _, err := api.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String(bucket)}); err != nil && !isNotFound(err) {
-		return n, fmt.Errorf("delete bucket %s: %w", bucket, err)
-	}
-	return n, nil
+// deleteBucket empties bucket of everything and deletes it (DeleteBucket
+// without a manifest); a missing bucket is done. It returns the number of
+// versions and delete markers deleted.
+func deleteBucket(ctx context.Context, api EmptyAPI, bucket string) (int64, error) {
+	res, err := DeleteBucket(ctx, api, bucket, EmptyOptions{})
+	return res.Deleted, err
 }
 
 // setVersioning enables versioning, or suspends it when it was enabled.

@@ -2,7 +2,9 @@ package bucket
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -41,14 +43,44 @@ type Syncer struct {
 	PartConcurrency              int
 	// Delete removes destination objects the source lacks.
 	Delete bool
+	// SourceManifest, when set, receives the manifest of the source's
+	// current objects as this run lists them: a tee of the listing the
+	// copy makes anyway. It is complete (it has its trailer) only when Run
+	// returns nil; Result.SourceManifest summarizes it.
+	SourceManifest io.Writer
+	// Protect, when set, is a manifest of the destination bucket itself
+	// (TakeManifest, or the SourceManifest of a copy from it) taken when it
+	// was verified: the sync into a bucket users own. A destination object
+	// is then overwritten or deleted only while it still equals its
+	// manifest entry; an object written after the manifest, or rewritten
+	// since, is neither overwritten nor deleted, and a key deleted since
+	// is not created again. Each such object is counted in Result.Kept.
+	// Right before replacing or creating an object the copy HEADs the
+	// destination again, multipart copies complete with If-Match or
+	// If-None-Match, and deletes carry the manifest's ETag (S3 deletes
+	// nothing that changed); CopyObject itself cannot be made conditional
+	// on S3, so a write in the instant between that HEAD and the copy is
+	// the one that protection cannot see. With Protect, unfinished uploads
+	// in the destination are never aborted (AbortStaleUploads is
+	// ignored): they may be a user's writes. Protect is read once, as a
+	// stream; it must never be a manifest of a bucket that was deleted and
+	// created again under the same name (that bucket lacks every key, and
+	// none would be copied).
+	Protect io.Reader
 	// CompareChecksums decides objects whose ETags differ (SSE-KMS objects'
 	// ETags are not MD5s and differ per copy) by HEADing both objects'
 	// stored checksums when both listings show the same algorithm.
 	CompareChecksums bool
-	// PreserveEncryption HEADs every source object to copy its server-side
-	// encryption settings (SSE-KMS key) too; without it a single-request
-	// copy is encrypted by the destination bucket's default.
+	// PreserveEncryption is ignored: every copy carries its source
+	// object's server-side encryption (see the package doc).
+	//
+	// Deprecated: encryption is always preserved.
 	PreserveEncryption bool
+	// MapKMSKey, when set, names the key an SSE-KMS copy is encrypted with
+	// for the source object's key (its ARN or ID as HEAD reports it): KMS
+	// keys belong to a region, so a copy into another region needs a key
+	// there. nil keeps the source's key.
+	MapKMSKey func(sourceKeyID string) (string, error)
 	// AbortStaleUploads aborts every unfinished multipart upload in the
 	// destination before copying (set it when the run created the bucket).
 	AbortStaleUploads bool
@@ -59,6 +91,9 @@ type Syncer struct {
 
 	lim     *limiter
 	observe func(*s3.Options)
+	guard   *guard
+	kept    *keptKeys
+	srcSum  ManifestSummary
 }
 
 // Result is what a Run did.
@@ -71,6 +106,13 @@ type Result struct {
 	// Throttled is how many times the copy concurrency was halved.
 	Throttled int64
 	Elapsed   time.Duration
+	// Kept counts the destination objects Protect kept from being
+	// overwritten, deleted or created again; KeptKeys names the first
+	// MaxKeptKeys of them in key order.
+	Kept     int64
+	KeptKeys []string
+	// SourceManifest summarizes what was written to Syncer.SourceManifest.
+	SourceManifest ManifestSummary
 }
 
 func (s *Syncer) defaults() {
@@ -104,6 +146,9 @@ type task struct {
 	// check: sizes equal but the listing could not decide; compare stored
 	// checksums before copying.
 	check bool
+	// guarded: Protect allowed the copy; the destination must still be as
+	// listed (dst, or absent when dst.Key is "") when it is made.
+	guarded bool
 }
 
 // Run syncs once. It returns the first error; what was copied before it
@@ -122,8 +167,16 @@ func (s *Syncer) Run(ctx context.Context) (Result, error) {
 	s.observe = observeThrottling(s.lim.throttled)
 
 	before := s.Progress.Snapshot(start)
-	if s.AbortStaleUploads {
-		if err := abortUploads(ctx, s.Dst, s.DstBucket, ""); err != nil {
+	s.guard, s.kept, s.srcSum = nil, &keptKeys{}, ManifestSummary{}
+	if s.Protect != nil {
+		g, err := newGuard(s.Protect, s.DstBucket)
+		if err != nil {
+			return Result{}, fmt.Errorf("copy s3://%s to s3://%s: %w", s.SrcBucket, s.DstBucket, err)
+		}
+		s.guard = g
+	}
+	if s.AbortStaleUploads && s.guard == nil {
+		if _, err := abortUploads(ctx, s.Dst, s.DstBucket, ""); err != nil {
 			return Result{}, err
 		}
 	}
@@ -131,8 +184,14 @@ func (s *Syncer) Run(ctx context.Context) (Result, error) {
 	srcPages := make(chan []Object, pageBuffer)
 	dstPages := make(chan []Object, pageBuffer)
 	tasks := make(chan task, 2*s.Concurrency)
-	deletes := make(chan []string, 2)
-	g.Go(func() error { return List(gctx, s.Src, s.SrcBucket, s.ListParallel, srcPages) })
+	deletes := make(chan []Object, 2)
+	if s.SourceManifest != nil {
+		listed := make(chan []Object, pageBuffer)
+		g.Go(func() error { return List(gctx, s.Src, s.SrcBucket, s.ListParallel, listed) })
+		g.Go(func() error { return s.tee(gctx, start, listed, srcPages) })
+	} else {
+		g.Go(func() error { return List(gctx, s.Src, s.SrcBucket, s.ListParallel, srcPages) })
+	}
 	g.Go(func() error { return List(gctx, s.Dst, s.DstBucket, s.ListParallel, dstPages) })
 	g.Go(func() error {
 		defer close(tasks)
@@ -143,11 +202,16 @@ func (s *Syncer) Run(ctx context.Context) (Result, error) {
 		g.Go(func() error { return s.work(gctx, tasks) })
 	}
 	g.Go(func() error {
-		for keys := range deletes {
-			if err := deleteKeys(gctx, s.Dst, s.DstBucket, keys); err != nil {
+		for objs := range deletes {
+			kept, err := deleteObjects(gctx, s.Dst, s.DstBucket, objs, s.guard != nil)
+			if err != nil {
 				return err
 			}
-			p.deleted.Add(int64(len(keys)))
+			for _, k := range kept {
+				s.kept.add(k)
+			}
+			p.kept.Add(int64(len(kept)))
+			p.deleted.Add(int64(len(objs) - len(kept)))
 		}
 		return nil
 	})
@@ -162,6 +226,10 @@ func (s *Syncer) Run(ctx context.Context) (Result, error) {
 		Throttled: s.lim.cuts.Load(),
 		Elapsed:   time.Since(start),
 	}
+	res.Kept, res.KeptKeys = s.kept.result()
+	if err == nil {
+		res.SourceManifest = s.srcSum
+	}
 	if err != nil {
 		return res, fmt.Errorf("copy s3://%s to s3://%s: %w", s.SrcBucket, s.DstBucket, err)
 	}
@@ -169,9 +237,9 @@ func (s *Syncer) Run(ctx context.Context) (Result, error) {
 }
 
 // plan merge-joins the two listings into tasks and delete batches.
-func (s *Syncer) plan(ctx context.Context, srcPages, dstPages <-chan []Object, tasks chan<- task, deletes chan<- []string) error {
+func (s *Syncer) plan(ctx context.Context, srcPages, dstPages <-chan []Object, tasks chan<- task, deletes chan<- []Object) error {
 	p := s.Progress
-	var batch []string
+	var batch []Object
 	flush := func() bool {
 		if len(batch) == 0 {
 			return true
@@ -185,7 +253,10 @@ func (s *Syncer) plan(ctx context.Context, srcPages, dstPages <-chan []Object, t
 			if !s.Delete {
 				return nil
 			}
-			batch = append(batch, dst.Key)
+			if ok, err := s.allowed(dst.Key, dst); !ok || err != nil {
+				return err
+			}
+			batch = append(batch, *dst)
 			if len(batch) == maxDeleteBatch && !flush() {
 				return ctx.Err()
 			}
@@ -207,6 +278,13 @@ func (s *Syncer) plan(ctx context.Context, srcPages, dstPages <-chan []Object, t
 			}
 			t.dst = *dst
 		}
+		if s.guard != nil {
+			ok, err := s.allowed(src.Key, dst)
+			if !ok || err != nil {
+				return err
+			}
+			t.guarded = true
+		}
 		if !send(ctx, tasks, t) {
 			return ctx.Err()
 		}
@@ -214,6 +292,11 @@ func (s *Syncer) plan(ctx context.Context, srcPages, dstPages <-chan []Object, t
 	})
 	if err != nil {
 		return err
+	}
+	if s.guard != nil {
+		if err := s.guard.finish(); err != nil {
+			return err
+		}
 	}
 	if !flush() {
 		return ctx.Err()
@@ -241,6 +324,11 @@ func (s *Syncer) work(ctx context.Context, tasks <-chan task) error {
 		}
 		copied, err := s.one(ctx, t)
 		s.lim.release()
+		if errors.Is(err, errKept) {
+			s.kept.add(t.src.Key)
+			p.kept.Add(1)
+			continue
+		}
 		if err != nil && changedUnderneath(err) {
 			// Deleted or rewritten since it was listed (a live bucket): the
 			// next sync sees its new state; verification catches the rest.
@@ -274,26 +362,40 @@ func (s *Syncer) one(ctx context.Context, t task) (bool, error) {
 			return false, nil
 		}
 	}
+	if t.guarded {
+		if err := s.recheck(ctx, t); err != nil {
+			return false, err
+		}
+	}
 	if t.src.Parts() > 0 || t.src.Size > s.MultipartThreshold {
-		return true, s.copyMultipart(ctx, t.src)
+		return true, s.copyMultipart(ctx, t)
+	}
+	// The copy reads the version the listing saw, and carries its
+	// encryption, which only a HEAD tells (see the package doc).
+	var ifMatch *string
+	if t.src.ETag != "" {
+		ifMatch = aws.String(`"` + t.src.ETag + `"`)
+	}
+	h, err := s.Src.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(s.SrcBucket), Key: aws.String(t.src.Key), IfMatch: ifMatch}, s.observe)
+	if err != nil {
+		return false, fmt.Errorf("read %s: %w", t.src.Key, err)
 	}
 	in := &s3.CopyObjectInput{
 		Bucket:            aws.String(s.DstBucket),
 		Key:               aws.String(t.src.Key),
 		CopySource:        aws.String(copySource(s.SrcBucket, t.src.Key)),
+		CopySourceIfMatch: ifMatch,
 		MetadataDirective: types.MetadataDirectiveCopy,
 		TaggingDirective:  types.TaggingDirectiveCopy,
 	}
 	if t.src.StorageClass != "" {
 		in.StorageClass = types.StorageClass(t.src.StorageClass)
 	}
-	if s.PreserveEncryption {
-		h, err := s.Src.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(s.SrcBucket), Key: aws.String(t.src.Key)}, s.observe)
-		if err != nil {
-			return false, fmt.Errorf("read %s: %w", t.src.Key, err)
-		}
-		in.ServerSideEncryption, in.SSEKMSKeyId, in.BucketKeyEnabled = h.ServerSideEncryption, h.SSEKMSKeyId, h.BucketKeyEnabled
+	enc, err := s.encryptionOf(h)
+	if err != nil {
+		return false, fmt.Errorf("copy %s: %w", t.src.Key, err)
 	}
+	in.ServerSideEncryption, in.SSEKMSKeyId, in.BucketKeyEnabled = enc.algorithm, enc.kmsKeyID, enc.bucketKey
 	if _, err := s.Dst.CopyObject(ctx, in, s.observe); err != nil {
 		return false, fmt.Errorf("copy %s: %w", t.src.Key, err)
 	}
@@ -319,34 +421,65 @@ func (s *Syncer) sameChecksums(ctx context.Context, key string) (bool, error) {
 // headChecksum returns the object's stored checksum as "ALGO:TYPE:value",
 // or "" when it has none.
 func headChecksum(ctx context.Context, api Header, bucket, key string, optFns ...func(*s3.Options)) (string, error) {
+	id, err := headIdentity(ctx, api, bucket, key, optFns...)
+	return id.checksum, err
+}
+
+// identity is what a HEAD says of an object's content.
+type identity struct {
+	// checksum is the stored checksum as "ALGO:TYPE:value", or "".
+	checksum string
+	// md5ETag: the ETag is a digest of the content (S3 makes it so unless
+	// the object is encrypted with SSE-KMS, DSSE-KMS or SSE-C).
+	md5ETag bool
+}
+
+func headIdentity(ctx context.Context, api Header, bucket, key string, optFns ...func(*s3.Options)) (identity, error) {
 	h, err := api.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), ChecksumMode: types.ChecksumModeEnabled}, optFns...)
 	if err != nil {
-		return "", fmt.Errorf("read checksum of s3://%s/%s: %w", bucket, key, err)
+		return identity{}, fmt.Errorf("read checksum of s3://%s/%s: %w", bucket, key, err)
 	}
+	id := identity{md5ETag: aws.ToString(h.SSECustomerAlgorithm) == "" &&
+		(h.ServerSideEncryption == "" || h.ServerSideEncryption == types.ServerSideEncryptionAes256)}
 	for algo, v := range map[string]*string{
 		"CRC64NVME": h.ChecksumCRC64NVME, "CRC32": h.ChecksumCRC32, "CRC32C": h.ChecksumCRC32C,
 		"SHA1": h.ChecksumSHA1, "SHA256": h.ChecksumSHA256,
 	} {
 		if v != nil && *v != "" {
-			return algo + ":" + string(h.ChecksumType) + ":" + *v, nil
+			id.checksum = algo + ":" + string(h.ChecksumType) + ":" + *v
+			break
 		}
 	}
-	return "", nil
+	return id, nil
 }
 
-// deleteKeys deletes up to 1000 keys in one request.
-func deleteKeys(ctx context.Context, api Copier, bucket string, keys []string) error {
-	ids := make([]types.ObjectIdentifier, len(keys))
-	for i := range keys {
-		ids[i].Key = &keys[i]
+// deleteObjects deletes up to 1000 current objects in one request. When
+// conditional, each delete carries the listed ETag: S3 refuses (per
+// object, PreconditionFailed) to delete an object that changed since, and
+// such keys are returned as kept rather than failing.
+func deleteObjects(ctx context.Context, api Copier, bucket string, objs []Object, conditional bool) (kept []string, err error) {
+	ids := make([]types.ObjectIdentifier, len(objs))
+	for i := range objs {
+		ids[i].Key = &objs[i].Key
+		if conditional {
+			ids[i].ETag = aws.String(`"` + objs[i].ETag + `"`)
+		}
 	}
 	out, err := api.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: aws.String(bucket), Delete: &types.Delete{Objects: ids, Quiet: aws.Bool(true)}})
 	if err != nil {
-		return fmt.Errorf("delete %d objects from %s: %w", len(keys), bucket, err)
+		return nil, fmt.Errorf("delete %d objects from %s: %w", len(objs), bucket, err)
 	}
-	if len(out.Errors) > 0 {
-		e := out.Errors[0]
-		return fmt.Errorf("delete %s from %s: %s: %s (and %d more)", aws.ToString(e.Key), bucket, aws.ToString(e.Code), aws.ToString(e.Message), len(out.Errors)-1)
+	var failed []types.Error
+	for _, e := range out.Errors {
+		if conditional && aws.ToString(e.Code) == "PreconditionFailed" {
+			kept = append(kept, aws.ToString(e.Key))
+			continue
+		}
+		failed = append(failed, e)
 	}
-	return nil
+	if len(failed) > 0 {
+		e := failed[0]
+		return kept, fmt.Errorf("delete %s from %s: %s: %s (and %d more)", aws.ToString(e.Key), bucket, aws.ToString(e.Code), aws.ToString(e.Message), len(failed)-1)
+	}
+	return kept, nil
 }

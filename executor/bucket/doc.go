@@ -1,5 +1,5 @@
-// Package bucket copies, verifies, creates and deletes S3 buckets for
-// envmig's bucket steps.
+// Package bucket copies, verifies, records, creates and deletes S3 buckets
+// for envmig's bucket steps, without destroying what users wrote.
 //
 // # The copy engine
 //
@@ -18,8 +18,19 @@
 // same part boundaries, so the copy's ETag equals the source's; a
 // single-part source above the threshold is copied in PartSize parts (its
 // copy verifies by checksum or content only). Multipart copies carry the
-// metadata, content headers, tags, storage class and encryption settings of
-// the source explicitly; a failed multipart copy is aborted.
+// metadata, content headers, tags and storage class of the source
+// explicitly; a failed multipart copy is aborted. Every copy reads the
+// version the listing saw (If-Match on the listed ETag).
+//
+// Every copy, of any size, keeps its source object's server-side
+// encryption: the algorithm, the SSE-KMS key and the bucket-key setting.
+// S3 would otherwise encrypt a copy with the destination bucket's default.
+// No listing says how an object is encrypted, and a bucket's default does
+// not prove it (a writer may name another key), so each copied object is
+// HEADed first, inside the same worker slot as its copy: one more request
+// per copied single-part object (multipart copies HEAD anyway), none per
+// skipped object. A KMS key belongs to a region: a copy into another
+// region names the key Syncer.MapKMSKey gives for the source's.
 //
 // Identity: two objects are the same when their sizes are equal and their
 // ETags are equal and of the same layout (both plain, or both multipart with
@@ -36,13 +47,47 @@
 // only what is missing or different, and aborts the multipart uploads an
 // earlier attempt left on the keys it copies.
 //
+// # Manifests
+//
+// A manifest is a key-ordered record of a bucket's contents, streamed as
+// gzip'd JSON lines (a header, one entry per line, a trailer with the
+// counts and the SHA-256 of the entries): the current objects (key, size,
+// ETag, last-modified) of a bucket whose versioning was never enabled, or
+// every version and delete marker of one whose versioning was. TakeManifest
+// lists a bucket into one; a Syncer with SourceManifest records the source
+// it lists anyway. ChangesSince merges a fresh listing with a manifest and
+// reports what was added, removed or changed since: the freeze proof that
+// an original still holds what was verified. Readers refuse a truncated,
+// reordered or altered manifest, and one of another bucket.
+//
+// # Protected sync into an original
+//
+// A Syncer with Protect (the destination's verified manifest) overwrites or
+// deletes a destination object only while it still equals its manifest
+// entry: what users wrote, rewrote or deleted after verification is kept as
+// they left it, and counted in Result.Kept. See Syncer.Protect for what it
+// checks when.
+//
+// # Emptying and deleting buckets
+//
+// EmptyBucket never deletes from a listing it is still paginating: it lists
+// a batch of pages, deletes them in parallel, and lists again from the
+// start until a fresh listing is empty, so no server's page markers can
+// skip entries. With EmptyOptions.Only it deletes only what a manifest
+// lists (versions by ID; current objects only while their ETag and size
+// are unchanged) and reports anything left in a *NotEmptyError, so that a
+// guarded delete of an original never destroys a late write; DeleteBucket
+// then keeps the bucket.
+//
 // # Verification
 //
 // Verify compares two buckets by manifest (key, size, identity) at a level:
 // "count" (keys and sizes), "etag" (plus identity by listing), "checksum"
-// (plus stored checksums by HEAD where both objects have one) or "content"
-// (plus a streamed SHA-256 of both bodies where nothing else decides). Its
-// cost is two listings unless a level asks for more.
+// (plus stored checksums by HEAD where both objects have one, and a HEAD of
+// pairs whose ETags differ: an SSE-KMS object's ETag is no content digest,
+// so such a pair is unverifiable at this level rather than different) or
+// "content" (plus a streamed SHA-256 of both bodies where nothing else
+// decides). Its cost is two listings unless a level asks for more.
 //
 // # Versioned histories
 //

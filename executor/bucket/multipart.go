@@ -23,7 +23,8 @@ const abortTimeout = 30 * time.Second
 // and encryption settings are carried explicitly. Every part reads the
 // version the listing saw (CopySourceIfMatch). On any failure the upload is
 // aborted.
-func (s *Syncer) copyMultipart(ctx context.Context, o Object) error {
+func (s *Syncer) copyMultipart(ctx context.Context, t task) error {
+	o := t.src
 	head, sizes, err := s.partLayout(ctx, o)
 	if err != nil {
 		return err
@@ -32,8 +33,16 @@ func (s *Syncer) copyMultipart(ctx context.Context, o Object) error {
 	if err != nil {
 		return fmt.Errorf("read tags of %s: %w", o.Key, err)
 	}
-	if err := abortUploads(ctx, s.Dst, s.DstBucket, o.Key); err != nil {
-		return err
+	// An earlier attempt's upload of this key is ours to abort, unless
+	// the destination is protected: there it may be a user's.
+	if !t.guarded {
+		if _, err := abortUploads(ctx, s.Dst, s.DstBucket, o.Key); err != nil {
+			return err
+		}
+	}
+	enc, err := s.encryptionOf(head)
+	if err != nil {
+		return fmt.Errorf("copy %s: %w", o.Key, err)
 	}
 	in := &s3.CreateMultipartUploadInput{
 		Bucket: aws.String(s.DstBucket), Key: aws.String(o.Key),
@@ -42,8 +51,7 @@ func (s *Syncer) copyMultipart(ctx context.Context, o Object) error {
 		ContentLanguage: head.ContentLanguage, Expires: head.Expires,
 		WebsiteRedirectLocation: head.WebsiteRedirectLocation,
 		Metadata:                head.Metadata,
-		ServerSideEncryption:    head.ServerSideEncryption, SSEKMSKeyId: head.SSEKMSKeyId,
-		BucketKeyEnabled: head.BucketKeyEnabled,
+		ServerSideEncryption:    enc.algorithm, SSEKMSKeyId: enc.kmsKeyID, BucketKeyEnabled: enc.bucketKey,
 	}
 	if head.StorageClass != "" && head.StorageClass != types.StorageClassStandard {
 		in.StorageClass = head.StorageClass
@@ -95,10 +103,21 @@ func (s *Syncer) copyMultipart(ctx context.Context, o Object) error {
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	if _, err := s.Dst.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
+	complete := &s3.CompleteMultipartUploadInput{
 		Bucket: aws.String(s.DstBucket), Key: aws.String(o.Key), UploadId: up.UploadId,
 		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
-	}, s.observe); err != nil {
+	}
+	if t.guarded { // S3 completes only over the object the guard allowed
+		if t.dst.Key != "" {
+			complete.IfMatch = aws.String(`"` + t.dst.ETag + `"`)
+		} else {
+			complete.IfNoneMatch = aws.String("*")
+		}
+	}
+	if _, err := s.Dst.CompleteMultipartUpload(ctx, complete, s.observe); err != nil {
+		if t.guarded && (errorCode(err) == "PreconditionFailed" || isNotFound(err) && errorCode(err) != "NoSuchUpload") {
+			return errKept
+		}
 		return fmt.Errorf("finish multipart copy of %s: %w", o.Key, err)
 	}
 	done = true
@@ -167,23 +186,31 @@ func (s *Syncer) partLayout(ctx context.Context, o Object) (*s3.HeadObjectOutput
 	return head, sizes, nil
 }
 
+// uploadAborter lists and aborts unfinished multipart uploads.
+type uploadAborter interface {
+	ListMultipartUploads(ctx context.Context, in *s3.ListMultipartUploadsInput, optFns ...func(*s3.Options)) (*s3.ListMultipartUploadsOutput, error)
+	AbortMultipartUpload(ctx context.Context, in *s3.AbortMultipartUploadInput, optFns ...func(*s3.Options)) (*s3.AbortMultipartUploadOutput, error)
+}
+
 // abortUploads aborts the unfinished multipart uploads in bucket: those of
-// key exactly when key is set, else all of them.
-func abortUploads(ctx context.Context, api Copier, bucket, key string) error {
+// key exactly when key is set, else all of them. It returns how many.
+func abortUploads(ctx context.Context, api uploadAborter, bucket, key string) (int64, error) {
+	var n int64
 	p := s3.NewListMultipartUploadsPaginator(api, &s3.ListMultipartUploadsInput{Bucket: aws.String(bucket), Prefix: nonEmpty(key)})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return fmt.Errorf("list unfinished uploads in %s: %w", bucket, err)
+			return n, fmt.Errorf("list unfinished uploads in %s: %w", bucket, err)
 		}
 		for _, u := range page.Uploads {
 			if key != "" && aws.ToString(u.Key) != key {
 				continue
 			}
 			if _, err := api.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: aws.String(bucket), Key: u.Key, UploadId: u.UploadId}); err != nil && !isNotFound(err) {
-				return fmt.Errorf("abort unfinished upload of %s in %s: %w", aws.ToString(u.Key), bucket, err)
+				return n, fmt.Errorf("abort unfinished upload of %s in %s: %w", aws.ToString(u.Key), bucket, err)
 			}
+			n++
 		}
 	}
-	return nil
+	return n, nil
 }

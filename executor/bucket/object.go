@@ -3,6 +3,7 @@ package bucket
 import (
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
@@ -18,10 +19,12 @@ type Object struct {
 	// Checksum is the stored checksum's algorithm ("CRC32", ...) or "".
 	Checksum     string
 	StorageClass string
+	// LastModified as listed (manifests record it).
+	LastModified time.Time
 }
 
 func objectFromListing(o *types.Object) Object {
-	obj := Object{Key: aws.ToString(o.Key), Size: aws.ToInt64(o.Size), ETag: unquote(aws.ToString(o.ETag))}
+	obj := Object{Key: aws.ToString(o.Key), Size: aws.ToInt64(o.Size), ETag: unquote(aws.ToString(o.ETag)), LastModified: aws.ToTime(o.LastModified).UTC()}
 	if len(o.ChecksumAlgorithm) > 0 {
 		obj.Checksum = string(o.ChecksumAlgorithm[0])
 	}

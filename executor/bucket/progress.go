@@ -24,7 +24,8 @@ type Progress struct {
 	skippedBytes atomic.Int64
 	deleted      atomic.Int64
 	vanished     atomic.Int64
-	listed       atomic.Bool // both listings finished
+	kept         atomic.Int64 // destination objects Protect kept
+	listed       atomic.Bool  // both listings finished
 	concurrency  atomic.Int64
 }
 
@@ -47,6 +48,8 @@ type Snapshot struct {
 	Deleted               int64
 	// Vanished: source objects gone or changed before their copy.
 	Vanished int64
+	// Kept: destination objects a protected sync left as they are.
+	Kept int64
 	// ObjectsPerSec and MiBPerSec are the copy rates since the start.
 	ObjectsPerSec, MiBPerSec float64
 	// ETA is the time left at the current scan rate; -1 when unknown.
@@ -62,7 +65,7 @@ func (p *Progress) Snapshot(now time.Time) Snapshot {
 		Scanned: p.scanned.Load(), ScannedBytes: p.scannedBytes.Load(),
 		Copied: p.copied.Load(), CopiedBytes: p.copiedBytes.Load(),
 		Skipped: p.skipped.Load(), SkippedBytes: p.skippedBytes.Load(),
-		Deleted: p.deleted.Load(), Vanished: p.vanished.Load(), ListingDone: p.listed.Load(),
+		Deleted: p.deleted.Load(), Vanished: p.vanished.Load(), Kept: p.kept.Load(), ListingDone: p.listed.Load(),
 		Concurrency: p.concurrency.Load(), ETA: -1,
 	}
 	if st := p.start.Load(); st != 0 {

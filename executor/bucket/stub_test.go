@@ -45,6 +45,8 @@ type stubObj struct {
 	meta  map[string]string
 	ctype string
 	tags  map[string]string
+	// sse is the server-side encryption HEAD reports.
+	sse types.ServerSideEncryption
 }
 
 type stubUpload struct {
@@ -198,6 +200,9 @@ func (s *stubS3) CopyObject(ctx context.Context, in *s3.CopyObjectInput, _ ...fu
 	if !ok {
 		return nil, apiErr("NoSuchKey")
 	}
+	if m := aws.ToString(in.CopySourceIfMatch); m != "" && m != `"`+o.etag+`"` {
+		return nil, apiErr("PreconditionFailed")
+	}
 	dst, err := s.bucket(aws.ToString(in.Bucket))
 	if err != nil {
 		return nil, err
@@ -221,7 +226,10 @@ func (s *stubS3) HeadObject(ctx context.Context, in *s3.HeadObjectInput, _ ...fu
 	if !ok {
 		return nil, apiErr("NotFound")
 	}
-	out := &s3.HeadObjectOutput{ETag: aws.String(`"` + o.etag + `"`), ContentLength: aws.Int64(int64(len(o.data))), Metadata: o.meta, ContentType: nonEmpty(o.ctype)}
+	if m := aws.ToString(in.IfMatch); m != "" && m != `"`+o.etag+`"` {
+		return nil, apiErr("PreconditionFailed")
+	}
+	out := &s3.HeadObjectOutput{ETag: aws.String(`"` + o.etag + `"`), ContentLength: aws.Int64(int64(len(o.data))), Metadata: o.meta, ContentType: nonEmpty(o.ctype), ServerSideEncryption: o.sse}
 	if n := aws.ToInt32(in.PartNumber); n > 0 {
 		if len(o.parts) == 0 {
 			return out, nil
@@ -317,6 +325,10 @@ func (s *stubS3) CompleteMultipartUpload(ctx context.Context, in *s3.CompleteMul
 	if !ok {
 		return nil, apiErr("NoSuchUpload")
 	}
+	if cur, ok := s.buckets[u.bucket][u.key]; ok && aws.ToString(in.IfNoneMatch) == "*" ||
+		in.IfMatch != nil && (!ok || aws.ToString(in.IfMatch) != `"`+cur.etag+`"`) {
+		return nil, apiErr("PreconditionFailed")
+	}
 	var data []byte
 	var sizes []int64
 	for i, p := range in.MultipartUpload.Parts {
@@ -366,10 +378,17 @@ func (s *stubS3) DeleteObjects(ctx context.Context, in *s3.DeleteObjectsInput, _
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	out := &s3.DeleteObjectsOutput{}
+	b := s.buckets[aws.ToString(in.Bucket)]
 	for _, o := range in.Delete.Objects {
-		delete(s.buckets[aws.ToString(in.Bucket)], aws.ToString(o.Key))
+		// Like S3: a delete with an ETag deletes only that object.
+		if cur, ok := b[aws.ToString(o.Key)]; ok && o.ETag != nil && aws.ToString(o.ETag) != `"`+cur.etag+`"` {
+			out.Errors = append(out.Errors, types.Error{Key: o.Key, Code: aws.String("PreconditionFailed"), Message: aws.String("At least one of the pre-conditions you specified did not hold")})
+			continue
+		}
+		delete(b, aws.ToString(o.Key))
 	}
-	return &s3.DeleteObjectsOutput{}, nil
+	return out, nil
 }
 
 // keys returns a bucket's keys with their ETags.

@@ -160,8 +160,13 @@ func (v *verifier) compare(s, d *Object) *[2]Object {
 	case Same:
 		return nil
 	case Different:
-		v.add(Difference{Key: s.Key, Kind: DiffIdentity, Detail: fmt.Sprintf("ETag %s, copy has %s", s.ETag, d.ETag)})
-		return nil
+		if v.level == LevelETag {
+			v.add(Difference{Key: s.Key, Kind: DiffIdentity, Detail: fmt.Sprintf("ETag %s, copy has %s", s.ETag, d.ETag)})
+			return nil
+		}
+		// An SSE-KMS (or SSE-C) object's ETag is no digest of its content
+		// and differs on every copy: a HEAD tells whether it is one.
+		return &[2]Object{*s, *d}
 	}
 	if sameChecksumAlgorithm(*s, *d) || v.level == LevelContent {
 		return &[2]Object{*s, *d}
@@ -170,30 +175,36 @@ func (v *verifier) compare(s, d *Object) *[2]Object {
 	return nil
 }
 
-// check decides one pair by stored checksums, or by content.
+// check decides one pair by stored checksums, by ETags that a HEAD shows
+// to be content digests, or by content.
 func (v *verifier) check(ctx context.Context, s, d Object) error {
 	v.checked.Add(1)
-	if sameChecksumAlgorithm(s, d) {
-		a, err := headChecksum(ctx, v.src, v.srcBucket, s.Key)
+	identity := Compare(s, d)
+	if sameChecksumAlgorithm(s, d) || identity == Different {
+		a, err := headIdentity(ctx, v.src, v.srcBucket, s.Key)
 		if err != nil {
 			return err
 		}
-		b, err := headChecksum(ctx, v.dst, v.dstBucket, d.Key)
+		b, err := headIdentity(ctx, v.dst, v.dstBucket, d.Key)
 		if err != nil {
 			return err
 		}
-		if a != "" && b != "" {
-			if a != b {
-				v.add(Difference{Key: s.Key, Kind: DiffIdentity, Detail: fmt.Sprintf("checksum %s, copy has %s", a, b)})
+		if a.checksum != "" && b.checksum != "" && sameChecksumAlgorithm(s, d) {
+			if a.checksum != b.checksum {
+				v.add(Difference{Key: s.Key, Kind: DiffIdentity, Detail: fmt.Sprintf("checksum %s, copy has %s", a.checksum, b.checksum)})
 			}
+			return nil
+		}
+		if identity == Different && a.md5ETag && b.md5ETag {
+			v.add(Difference{Key: s.Key, Kind: DiffIdentity, Detail: fmt.Sprintf("ETag %s, copy has %s", s.ETag, d.ETag)})
 			return nil
 		}
 	}
 	if v.level != LevelContent {
-		if Compare(s, d) == Same {
+		if identity == Same {
 			return nil
 		}
-		v.add(Difference{Key: s.Key, Kind: DiffUnverifiable, Detail: "no stored checksum to compare; verify with objects = \"content\""})
+		v.add(Difference{Key: s.Key, Kind: DiffUnverifiable, Detail: "no stored checksum to compare, and the ETags are no content digests (SSE-KMS) or of other part layouts; verify with objects = \"content\""})
 		return nil
 	}
 	a, err := contentHash(ctx, v.src, v.srcBucket, s.Key)

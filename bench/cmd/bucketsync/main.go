@@ -7,8 +7,11 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"runtime/pprof"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/envmig/envmig/executor/bucket"
@@ -21,6 +24,7 @@ func main() {
 	verify := flag.String("verify", "", "verify at this level (count|etag|checksum|content) instead of copying")
 	conc := flag.Int("concurrency", bucket.DefaultConcurrency, "copies in flight")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file")
+	requests := flag.Bool("requests", false, "print the number of requests of each S3 operation")
 	flag.Parse()
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
@@ -33,18 +37,34 @@ func main() {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	if err := run(*src, *dst, *verify, *conc); err != nil {
+	if err := run(*src, *dst, *verify, *conc, *requests); err != nil {
 		fmt.Fprintln(os.Stderr, "bucketsync:", err)
 		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
 
-func run(src, dst, level string, conc int) error {
+func run(src, dst, level string, conc int, requests bool) error {
 	ctx := context.Background()
 	cfg, err := awsclient.Load(ctx, awsclient.Options{HTTPClient: awsclient.HTTPClient(conc)})
 	if err != nil {
 		return err
+	}
+	if requests {
+		var mu sync.Mutex
+		counts := map[string]int{}
+		awsclient.Trace(&cfg, func(c awsclient.Call) {
+			mu.Lock()
+			counts[c.Operation]++
+			mu.Unlock()
+		})
+		defer func() {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, op := range slices.Sorted(maps.Keys(counts)) {
+				fmt.Printf("requests %s %d\n", op, counts[op])
+			}
+		}()
 	}
 	c := awsclient.NewS3(cfg, "")
 	if level != "" {
