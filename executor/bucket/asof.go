@@ -45,7 +45,7 @@ type AsOfSyncer struct {
 // asOfTask is one key to copy (or to check, then copy).
 type asOfTask struct {
 	key   string
-	e     Entry
+	e     VersionEntry
 	dst   Object
 	check bool
 }
@@ -79,7 +79,7 @@ func (s *AsOfSyncer) Run(ctx context.Context) (Result, error) {
 
 	err := func() error {
 		if s.AbortStaleUploads {
-			if err := abortUploads(ctx, s.Dst, s.DstBucket, ""); err != nil {
+			if _, err := abortUploads(ctx, s.Dst, s.DstBucket, ""); err != nil {
 				return err
 			}
 		}
@@ -133,7 +133,11 @@ func (s *AsOfSyncer) Run(ctx context.Context) (Result, error) {
 		}
 		g.Go(func() error {
 			for keys := range deletes {
-				if err := deleteKeys(gctx, s.Dst, s.DstBucket, keys); err != nil {
+				objs := make([]Object, len(keys))
+				for i, k := range keys {
+					objs[i].Key = k
+				}
+				if _, err := deleteObjects(gctx, s.Dst, s.DstBucket, objs, false); err != nil {
 					return err
 				}
 				p.deleted.Add(int64(len(keys)))
@@ -157,13 +161,13 @@ func (s *AsOfSyncer) Run(ctx context.Context) (Result, error) {
 }
 
 // asOfView returns the version of h current at t, if any.
-func asOfView(h *History, t time.Time) (Entry, bool) {
+func asOfView(h *History, t time.Time) (VersionEntry, bool) {
 	if h == nil {
-		return Entry{}, false
+		return VersionEntry{}, false
 	}
 	e, ok := AsOf(*h, t)
 	if !ok || e.DeleteMarker {
-		return Entry{}, false
+		return VersionEntry{}, false
 	}
 	return e, true
 }

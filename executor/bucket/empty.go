@@ -148,7 +148,7 @@ func emptyAll(ctx context.Context, api EmptyAPI, bucket string, conc int) (Empti
 	if err != nil {
 		return res, err
 	}
-	var last map[versionRef]bool
+	var last map[emptyRef]bool
 	for {
 		batches, err := listRound(ctx, api, bucket, conc)
 		if err != nil {
@@ -157,10 +157,10 @@ func emptyAll(ctx context.Context, api EmptyAPI, bucket string, conc int) (Empti
 		if len(batches) == 0 {
 			break
 		}
-		round := make(map[versionRef]bool)
+		round := make(map[emptyRef]bool)
 		for _, b := range batches {
 			for _, id := range b {
-				ref := versionRef{aws.ToString(id.Key), aws.ToString(id.VersionId)}
+				ref := emptyRef{aws.ToString(id.Key), aws.ToString(id.VersionId)}
 				if last[ref] {
 					return res, fmt.Errorf("%q (version %s) is still listed after its delete succeeded", ref.key, ref.version)
 				}
@@ -180,7 +180,7 @@ func emptyAll(ctx context.Context, api EmptyAPI, bucket string, conc int) (Empti
 	return res, err
 }
 
-type versionRef struct{ key, version string }
+type emptyRef struct{ key, version string }
 
 // listRound lists up to pages pages of versions and delete markers from
 // the start of the bucket, as DeleteObjects batches.

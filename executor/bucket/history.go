@@ -10,11 +10,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
-// VersionLister lists a bucket's object versions and delete markers.
-type VersionLister interface {
-	ListObjectVersions(ctx context.Context, in *s3.ListObjectVersionsInput, optFns ...func(*s3.Options)) (*s3.ListObjectVersionsOutput, error)
-}
-
 // HistorySource is what history copy, as-of copy and their verifications
 // need of the source bucket's client.
 type HistorySource interface {
@@ -40,8 +35,9 @@ var (
 	_ HistoryDest   = (*s3.Client)(nil)
 )
 
-// Entry is one version or delete marker of a key, as a listing shows it.
-type Entry struct {
+// VersionEntry is one version or delete marker of a key, as a listing shows
+// it (a manifest Entry also carries its key).
+type VersionEntry struct {
 	VersionID string
 	// DeleteMarker: a delete marker, which has no size, ETag or storage
 	// class.
@@ -59,11 +55,11 @@ type Entry struct {
 }
 
 // object is the entry as the engine's Object (for Compare and copies).
-func (e Entry) object(key string) Object {
+func (e VersionEntry) object(key string) Object {
 	return Object{Key: key, Size: e.Size, ETag: e.ETag, Checksum: e.Checksum, StorageClass: e.StorageClass}
 }
 
-func (e Entry) kind() string {
+func (e VersionEntry) kind() string {
 	if e.DeleteMarker {
 		return "delete marker"
 	}
@@ -73,17 +69,17 @@ func (e Entry) kind() string {
 // History is one key's entries, oldest first.
 type History struct {
 	Key     string
-	Entries []Entry
+	Entries []VersionEntry
 }
 
 // keyedEntry is an entry of a listing page, in the server's order.
 type keyedEntry struct {
 	key string
-	Entry
+	VersionEntry
 }
 
 func entryOfVersion(v *types.ObjectVersion) keyedEntry {
-	e := keyedEntry{key: aws.ToString(v.Key), Entry: Entry{
+	e := keyedEntry{key: aws.ToString(v.Key), VersionEntry: VersionEntry{
 		VersionID: aws.ToString(v.VersionId), Size: aws.ToInt64(v.Size), ETag: unquote(aws.ToString(v.ETag)),
 		LastModified: aws.ToTime(v.LastModified), Latest: aws.ToBool(v.IsLatest),
 	}}
@@ -97,7 +93,7 @@ func entryOfVersion(v *types.ObjectVersion) keyedEntry {
 }
 
 func entryOfMarker(m *types.DeleteMarkerEntry) keyedEntry {
-	return keyedEntry{key: aws.ToString(m.Key), Entry: Entry{
+	return keyedEntry{key: aws.ToString(m.Key), VersionEntry: VersionEntry{
 		VersionID: aws.ToString(m.VersionId), DeleteMarker: true,
 		LastModified: aws.ToTime(m.LastModified), Latest: aws.ToBool(m.IsLatest),
 	}}
@@ -135,7 +131,7 @@ func listHistories(ctx context.Context, api VersionLister, bucket string, out ch
 		var batch []History
 		for _, ke := range entries {
 			if open != nil && ke.key == open.Key {
-				open.Entries = append(open.Entries, ke.Entry)
+				open.Entries = append(open.Entries, ke.VersionEntry)
 				continue
 			}
 			if open != nil {
@@ -148,7 +144,7 @@ func listHistories(ctx context.Context, api VersionLister, bucket string, out ch
 				}
 				batch = append(batch, h)
 			}
-			open = &History{Key: ke.key, Entries: []Entry{ke.Entry}}
+			open = &History{Key: ke.key, Entries: []VersionEntry{ke.VersionEntry}}
 		}
 		if len(batch) > 0 && !send(ctx, out, batch) {
 			return ctx.Err()
@@ -371,7 +367,7 @@ func atOrBefore(lastModified, t time.Time) bool {
 
 // until returns the entries of h written at or before t (all of them when
 // t is zero).
-func until(entries []Entry, t time.Time) []Entry {
+func until(entries []VersionEntry, t time.Time) []VersionEntry {
 	if t.IsZero() {
 		return entries
 	}
@@ -391,10 +387,10 @@ func until(entries []Entry, t time.Time) []Entry {
 // the second, is not after t truncated to the second. Every write made
 // before t is therefore included, and so are writes made in the rest of
 // t's second (up to one second after t).
-func AsOf(h History, t time.Time) (e Entry, ok bool) {
+func AsOf(h History, t time.Time) (e VersionEntry, ok bool) {
 	es := until(h.Entries, t)
 	if len(es) == 0 {
-		return Entry{}, false
+		return VersionEntry{}, false
 	}
 	return es[len(es)-1], true
 }

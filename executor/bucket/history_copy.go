@@ -41,7 +41,7 @@ type versionCopier struct {
 
 // copy writes version e of key as a new version (or the object) of key in
 // the destination. A failed multipart copy is aborted.
-func (c *versionCopier) copy(ctx context.Context, key string, e Entry) error {
+func (c *versionCopier) copy(ctx context.Context, key string, e VersionEntry) error {
 	if e.object(key).Parts() > 0 || e.Size > c.threshold {
 		return c.copyMultipart(ctx, key, e)
 	}
@@ -72,7 +72,7 @@ func (c *versionCopier) copy(ctx context.Context, key string, e Entry) error {
 // version with its own part boundaries (the copy's ETag is the source's),
 // a single-part one in partSize parts. Headers, metadata, tags, storage
 // class and encryption settings of the version are carried explicitly.
-func (c *versionCopier) copyMultipart(ctx context.Context, key string, e Entry) error {
+func (c *versionCopier) copyMultipart(ctx context.Context, key string, e VersionEntry) error {
 	head, sizes, err := c.partLayout(ctx, key, e)
 	if err != nil {
 		return err
@@ -81,7 +81,7 @@ func (c *versionCopier) copyMultipart(ctx context.Context, key string, e Entry) 
 	if err != nil {
 		return fmt.Errorf("read tags of %s version %s: %w", key, e.VersionID, err)
 	}
-	if err := abortUploads(ctx, c.dst, c.dstBucket, key); err != nil {
+	if _, err := abortUploads(ctx, c.dst, c.dstBucket, key); err != nil {
 		return err
 	}
 	in := &s3.CreateMultipartUploadInput{
@@ -156,7 +156,7 @@ func (c *versionCopier) copyMultipart(ctx context.Context, key string, e Entry) 
 // partLayout returns the version's headers and the part sizes to copy:
 // its own parts (HEAD PartNumber=i) when it was uploaded in parts, else
 // partSize slices.
-func (c *versionCopier) partLayout(ctx context.Context, key string, e Entry) (*s3.HeadObjectOutput, []int64, error) {
+func (c *versionCopier) partLayout(ctx context.Context, key string, e VersionEntry) (*s3.HeadObjectOutput, []int64, error) {
 	headPart := func(ctx context.Context, n int32) (*s3.HeadObjectOutput, error) {
 		in := &s3.HeadObjectInput{Bucket: aws.String(c.srcBucket), Key: aws.String(key), VersionId: nonEmpty(e.VersionID)}
 		if n > 0 {

@@ -19,7 +19,7 @@ import (
 )
 
 // motoS3 resets moto and returns a client of it.
-func motoS3(t *testing.T) *s3.Client {
+func resetMotoS3(t *testing.T) *s3.Client {
 	t.Helper()
 	testaws.Reset(t)
 	return awsclient.NewS3(testaws.Config(t, nil), "")
@@ -143,7 +143,7 @@ func entries(w written) int64 {
 }
 
 func TestMotoHistoryCopyKeepsEveryVersionInOrder(t *testing.T) {
-	c := motoS3(t)
+	c := resetMotoS3(t)
 	ctx := context.Background()
 	mkVersioned(t, c, "hist-src")
 	mkVersioned(t, c, "hist-dst")
@@ -234,7 +234,7 @@ func (w *writeCounter) DeleteObject(ctx context.Context, in *s3.DeleteObjectInpu
 }
 
 func TestMotoHistoryResumesAfterAKill(t *testing.T) {
-	c := motoS3(t)
+	c := resetMotoS3(t)
 	mkVersioned(t, c, "hist-src")
 	mkVersioned(t, c, "hist-dst")
 	want := writeRichHistory(t, c, "hist-src", false)
@@ -263,7 +263,7 @@ func TestMotoHistoryResumesAfterAKill(t *testing.T) {
 }
 
 func TestMotoHistoryDivergedRefusedThenRewritten(t *testing.T) {
-	c := motoS3(t)
+	c := resetMotoS3(t)
 	ctx := context.Background()
 	mkVersioned(t, c, "hist-src")
 	mkVersioned(t, c, "hist-dst")
@@ -277,7 +277,7 @@ func TestMotoHistoryDivergedRefusedThenRewritten(t *testing.T) {
 	sy := &HistorySyncer{Src: c, Dst: c, SrcBucket: "hist-src", DstBucket: "hist-dst", Concurrency: 1}
 	_, err := sy.Run(ctx)
 	var de *DivergedError
-	if !errors.As(err, &de) || de.Key != "k" || de.Entry != 1 || !strings.Contains(err.Error(), `"k"`) {
+	if !errors.As(err, &de) || de.Key != "k" || de.VersionEntry != 1 || !strings.Contains(err.Error(), `"k"`) {
 		t.Fatalf("err = %v, want key k named as diverged at its second entry", err)
 	}
 	if got, _ := walk(t, c, "hist-dst"); !cmp.Equal(theirs["k"], got["k"]) {
@@ -314,7 +314,7 @@ func current(t *testing.T, c *s3.Client, bucket string) map[string]string {
 }
 
 func TestMotoAsOfCopyIsTheSourceAtThatMoment(t *testing.T) {
-	c := motoS3(t)
+	c := resetMotoS3(t)
 	ctx := context.Background()
 	mkVersioned(t, c, "asof-src")
 	mkBucket(t, c, "asof-dst")
@@ -382,7 +382,7 @@ func TestMotoAsOfCopyIsTheSourceAtThatMoment(t *testing.T) {
 // noncurrent version and delete marker; the history copy keeps them, in
 // order, through both copies.
 func TestRegionMoveKeepsHistory(t *testing.T) {
-	c := motoS3(t)
+	c := resetMotoS3(t)
 	ctx := context.Background()
 	mkVersioned(t, c, "shop-assets")
 	want := writeRichHistory(t, c, "shop-assets", true)

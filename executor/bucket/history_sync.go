@@ -102,18 +102,18 @@ type historyCounts struct {
 }
 
 // DivergedError says a key's destination history is not a prefix of its
-// source history. Entry is the position (0 = oldest) of the first entry
+// source history. VersionEntry is the position (0 = oldest) of the first entry
 // that differs.
 type DivergedError struct {
-	Src, Dst string // buckets
-	Key      string
-	Entry    int
-	Detail   string
+	Src, Dst     string // buckets
+	Key          string
+	VersionEntry int
+	Detail       string
 }
 
 func (e *DivergedError) Error() string {
 	return fmt.Sprintf("history of %q in s3://%s is not an earlier copy of its history in s3://%s (entry %d, oldest first: %s): envmig only adds to a destination history that is a prefix of the source's; remove that key's versions from s3://%s, or let the run rewrite it if the run created that bucket",
-		e.Key, e.Dst, e.Src, e.Entry+1, e.Detail, e.Dst)
+		e.Key, e.Dst, e.Src, e.VersionEntry+1, e.Detail, e.Dst)
 }
 
 func (s *HistorySyncer) defaults() {
@@ -140,7 +140,7 @@ func (s *HistorySyncer) defaults() {
 // historyTask is one key the workers must act on.
 type historyTask struct {
 	key      string
-	src, dst []Entry // oldest first
+	src, dst []VersionEntry // oldest first
 	// checks are positions (< len(dst), ascending) that only a HEAD or a
 	// read can decide.
 	checks []int
@@ -194,7 +194,7 @@ func (s *HistorySyncer) run(ctx context.Context) error {
 		return fmt.Errorf("s3://%s does not have versioning enabled: a history copied into it would keep only each key's last entry", s.DstBucket)
 	}
 	if s.AbortStaleUploads {
-		if err := abortUploads(ctx, s.Dst, s.DstBucket, ""); err != nil {
+		if _, err := abortUploads(ctx, s.Dst, s.DstBucket, ""); err != nil {
 			return err
 		}
 	}
@@ -305,7 +305,7 @@ func (s *HistorySyncer) compare(t *historyTask) {
 	}
 }
 
-func (s *HistorySyncer) skip(entries []Entry) {
+func (s *HistorySyncer) skip(entries []VersionEntry) {
 	n, b := int64(len(entries)), entryBytes(entries)
 	s.n.skipped.Add(n)
 	s.n.skippedBytes.Add(b)
@@ -341,7 +341,7 @@ func (s *HistorySyncer) syncKey(ctx context.Context, t historyTask) error {
 	from := len(t.dst)
 	if t.diverged >= 0 {
 		if !s.RewriteDiverged {
-			return &DivergedError{Src: s.SrcBucket, Dst: s.DstBucket, Key: t.key, Entry: t.diverged, Detail: t.detail}
+			return &DivergedError{Src: s.SrcBucket, Dst: s.DstBucket, Key: t.key, VersionEntry: t.diverged, Detail: t.detail}
 		}
 		if err := s.deleteHistory(ctx, t.key, t.dst); err != nil {
 			return err
@@ -383,7 +383,7 @@ func (s *HistorySyncer) syncKey(ctx context.Context, t historyTask) error {
 }
 
 // write appends entry e to key's destination history.
-func (s *HistorySyncer) write(ctx context.Context, key string, e Entry) error {
+func (s *HistorySyncer) write(ctx context.Context, key string, e VersionEntry) error {
 	if !e.DeleteMarker {
 		return s.copier.copy(ctx, key, e)
 	}
@@ -398,7 +398,7 @@ func (s *HistorySyncer) write(ctx context.Context, key string, e Entry) error {
 }
 
 // deleteHistory deletes the listed versions and delete markers of key.
-func (s *HistorySyncer) deleteHistory(ctx context.Context, key string, entries []Entry) error {
+func (s *HistorySyncer) deleteHistory(ctx context.Context, key string, entries []VersionEntry) error {
 	for len(entries) > 0 {
 		batch := entries[:min(len(entries), maxDeleteBatch)]
 		entries = entries[len(batch):]
@@ -422,7 +422,7 @@ func (s *HistorySyncer) deleteHistory(ctx context.Context, key string, entries [
 	return nil
 }
 
-func entryBytes(es []Entry) int64 {
+func entryBytes(es []VersionEntry) int64 {
 	var n int64
 	for _, e := range es {
 		n += e.Size

@@ -237,7 +237,7 @@ func TestHistoryDivergedRefusedUnlessRewriting(t *testing.T) {
 	sy := &HistorySyncer{Src: s, Dst: s, SrcBucket: "src", DstBucket: "dst", Concurrency: 1}
 	_, err := sy.Run(context.Background())
 	var de *DivergedError
-	if !errors.As(err, &de) || de.Key != "k" || de.Entry != 1 || !strings.Contains(err.Error(), `"k"`) {
+	if !errors.As(err, &de) || de.Key != "k" || de.VersionEntry != 1 || !strings.Contains(err.Error(), `"k"`) {
 		t.Fatalf("err = %v, want a divergence of k at its second entry", err)
 	}
 	if got := s.history("dst"); got["k"] != before["k"] || got["only-in-dst"] != before["only-in-dst"] {
@@ -408,9 +408,11 @@ func TestVerifyHistoryReportsEveryKind(t *testing.T) {
 
 func TestAsOfChoosesTheEntryCurrentThen(t *testing.T) {
 	t0 := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
-	v := func(id string, at time.Duration) Entry { return Entry{VersionID: id, LastModified: t0.Add(at)} }
-	m := func(id string, at time.Duration) Entry { e := v(id, at); e.DeleteMarker = true; return e }
-	h := History{Key: "k", Entries: []Entry{v("1", 0), m("2", 2*time.Second), v("3", 4*time.Second)}}
+	v := func(id string, at time.Duration) VersionEntry {
+		return VersionEntry{VersionID: id, LastModified: t0.Add(at)}
+	}
+	m := func(id string, at time.Duration) VersionEntry { e := v(id, at); e.DeleteMarker = true; return e }
+	h := History{Key: "k", Entries: []VersionEntry{v("1", 0), m("2", 2*time.Second), v("3", 4*time.Second)}}
 	cases := map[string]struct {
 		at     time.Duration
 		want   string

@@ -57,7 +57,7 @@ func VerifyHistory(ctx context.Context, src, dst HistoryReader, srcBucket, dstBu
 		g.Go(func() error { return ListHistories(gctx, dst, dstBucket, dstPages) })
 		g.Go(func() error {
 			return joinByKey(gctx, srcPages, dstPages, historyKey, historyKey, func(sh, dh *History) error {
-				var se, de []Entry
+				var se, de []VersionEntry
 				key := ""
 				if sh != nil {
 					key, se = sh.Key, until(sh.Entries, upTo)
@@ -97,7 +97,7 @@ func VerifyHistory(ctx context.Context, src, dst HistoryReader, srcBucket, dstBu
 
 // compareHistories records what the listings decide of one key and returns
 // the pairs a HEAD or a read must decide.
-func (v *pairVerifier) compareHistories(srcBucket, dstBucket, key string, se, de []Entry) []versionPair {
+func (v *pairVerifier) compareHistories(srcBucket, dstBucket, key string, se, de []VersionEntry) []versionPair {
 	switch {
 	case len(se) == 0 && len(de) == 0:
 		return nil
