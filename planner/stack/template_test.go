@@ -45,7 +45,7 @@ func TestParseYAMLShortForms(t *testing.T) {
 	if got := tmpl.Resources["WebGroup"].Properties["AvailabilityZones"]; !cmp.Equal(got, map[string]any{"Fn::GetAZs": ""}) {
 		t.Errorf("!GetAZs read as %#v", got)
 	}
-	if got := tmpl.Outputs["DatabaseAddress"].Value; !cmp.Equal(got, map[string]any{"Fn::GetAtt": "Database.Endpoint.Address"}) {
+	if got := tmpl.Outputs["DatabaseAddress"].Value; !cmp.Equal(got, map[string]any{"Fn::GetAtt": []any{"Database", "Endpoint.Address"}}) {
 		t.Errorf("!GetAtt read as %#v", got)
 	}
 	pw := tmpl.Parameters["DBPassword"]
