@@ -27,35 +27,35 @@ import (
 func TestOpenRefusesUnsafeBuckets(t *testing.T) {
 	ctx := context.Background()
 	cases := map[string]struct {
-		spoil   func(t *testing.T, cl *s3.Client, name string)
+		spoil   func(t *testing.T, cl atomicS3, name string)
 		problem string
 		says    string
 	}{
-		"unversioned": {func(t *testing.T, cl *s3.Client, name string) {
+		"unversioned": {func(t *testing.T, cl atomicS3, name string) {
 			cl.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: &name})
 		}, "versioning", "put-bucket-versioning --bucket " + bucket + " --versioning-configuration Status=Enabled"},
-		"versioning suspended": {func(t *testing.T, cl *s3.Client, name string) {
+		"versioning suspended": {func(t *testing.T, cl atomicS3, name string) {
 			safeBucket(t, cl, name)
 			cl.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: &name, VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusSuspended}})
 		}, "versioning", "suspended"},
-		"unencrypted": {func(t *testing.T, cl *s3.Client, name string) {
+		"unencrypted": {func(t *testing.T, cl atomicS3, name string) {
 			safeBucket(t, cl, name)
 			if _, err := cl.DeleteBucketEncryption(ctx, &s3.DeleteBucketEncryptionInput{Bucket: &name}); err != nil {
 				t.Fatal(err)
 			}
 		}, "encryption", "put-bucket-encryption --bucket " + bucket},
-		"no public access block": {func(t *testing.T, cl *s3.Client, name string) {
+		"no public access block": {func(t *testing.T, cl atomicS3, name string) {
 			safeBucket(t, cl, name)
 			if _, err := cl.DeletePublicAccessBlock(ctx, &s3.DeletePublicAccessBlockInput{Bucket: &name}); err != nil {
 				t.Fatal(err)
 			}
 		}, "public-access", "put-public-access-block --bucket " + bucket},
-		"public policies allowed": {func(t *testing.T, cl *s3.Client, name string) {
+		"public policies allowed": {func(t *testing.T, cl atomicS3, name string) {
 			safeBucket(t, cl, name)
 			cl.PutPublicAccessBlock(ctx, &s3.PutPublicAccessBlockInput{Bucket: &name, PublicAccessBlockConfiguration: &types.PublicAccessBlockConfiguration{
 				BlockPublicAcls: aws.Bool(true), IgnorePublicAcls: aws.Bool(true), BlockPublicPolicy: aws.Bool(false), RestrictPublicBuckets: aws.Bool(true)}})
 		}, "public-access", "does not block all public access"},
-		"missing": {func(t *testing.T, cl *s3.Client, name string) {}, "missing", "does not exist"},
+		"missing": {func(t *testing.T, cl atomicS3, name string) {}, "missing", "does not exist"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -280,7 +280,7 @@ func droppingBackend(t *testing.T) (*Backend, *dropAnswer) {
 	cfg := testaws.Config(t, nil)
 	drop := &dropAnswer{inner: cfg.HTTPClient}
 	cfg.HTTPClient = drop // after loading: the CA bundle needs the SDK's own client
-	return open(t, awsclient.NewS3(cfg, "")), drop
+	return open(t, atomicS3{awsclient.NewS3(cfg, "")}), drop
 }
 
 // lostAnswer makes PutObject of a state act, then report a connection reset.
