@@ -129,5 +129,69 @@ func (i LockInfo) describe() string {
 	if !i.Since.IsZero() {
 		s += ", since " + i.Since.Local().Format(time.DateTime+" MST")
 	}
+	if i.CI != "" {
+		s += ", CI job " + i.CI
+	}
+	if !i.Expires.IsZero() {
+		s += ", lease renewed until " + i.Expires.Local().Format(time.TimeOnly)
+	}
 	return s + ")"
+}
+
+// ConflictError reports a Save or Import refused because the journal is
+// not what this process last read or wrote: another process wrote it (or
+// removed it) since. Nothing was written. Two processes can never both
+// write one journal: the second gets this error.
+type ConflictError struct {
+	Name     string // the journal
+	Location string // where it lives (a path or an s3:// URL)
+	// Found is what the journal holds now: nil when it holds no state or
+	// could not be read.
+	Found *State
+}
+
+func (e *ConflictError) Error() string {
+	if e.Found == nil {
+		return fmt.Sprintf("the journal of %q (%s) was removed or replaced by another process since this one read it; nothing was written: run `envmig status` to see where things stand", e.Name, e.Location)
+	}
+	return fmt.Sprintf("the journal of %q (%s) was written by another process since this one read it (it now holds serial %d of run %s, %s); nothing was written, and this process stops: run `envmig status` to see where that run is",
+		e.Name, e.Location, e.Found.Serial, e.Found.Lineage, e.Found.Status)
+}
+
+// LockLostError reports that a held lock was lost: its lease ran out before
+// it could be renewed, or another process took it over or force-unlocked
+// it. From then on the journal refuses this process's saves.
+type LockLostError struct {
+	Name string   // the journal
+	Lock LockInfo // the lock that was lost
+	// By is the holder now, when known.
+	By *LockInfo
+	// Reason says what happened, in a sentence.
+	Reason string
+	// Err is the error that kept the lease from being renewed, if any.
+	Err error
+}
+
+func (e *LockLostError) Error() string {
+	s := fmt.Sprintf("lost the state lock of %q (lock ID %s): %s", e.Name, e.Lock.ID, e.Reason)
+	if e.By != nil {
+		s += "; it is now held by " + e.By.describe()
+	}
+	return s + "; this process no longer writes the journal"
+}
+
+func (e *LockLostError) Unwrap() error { return e.Err }
+
+// MigratedError reports a journal that `envmig state migrate` moved to
+// another backend: it is not used where it was. It does not match
+// fs.ErrNotExist, so no caller mistakes it for "no runs yet".
+type MigratedError struct {
+	Name     string // the journal
+	Location string // where it was
+	Note     MigrationNote
+}
+
+func (e *MigratedError) Error() string {
+	return fmt.Sprintf("the journal of %q was moved from %s to %s (envmig state migrate, %s); continue with that state backend (the spec's state block), or migrate it back",
+		e.Name, e.Location, e.Note.To, e.Note.At.Local().Format(time.DateTime+" MST"))
 }

@@ -2,6 +2,7 @@ package statefile
 
 import (
 	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"runtime"
@@ -17,6 +18,10 @@ type FS interface {
 	// OpenFile opens or creates a file (os.OpenFile flags).
 	OpenFile(name string, flag int, perm fs.FileMode) (File, error)
 	ReadFile(name string) ([]byte, error)
+	// Open opens a file for reading (a blob).
+	Open(name string) (io.ReadCloser, error)
+	// ReadDir lists a directory's entries, sorted by name.
+	ReadDir(name string) ([]fs.DirEntry, error)
 	Stat(name string) (fs.FileInfo, error)
 	Lstat(name string) (fs.FileInfo, error)
 	// Rename replaces newpath atomically; the Store only renames within one
@@ -32,6 +37,10 @@ type FS interface {
 	SyncDir(dir string) error
 	// Flock returns an advisory exclusive lock on path, created if missing.
 	Flock(path string) Flocker
+	// FlockHeld reports whether some process holds a Flock on path,
+	// without taking it. It returns an error matching
+	// errors.ErrUnsupported when this system cannot tell.
+	FlockHeld(path string) (bool, error)
 }
 
 // File is an open file being written.
@@ -68,6 +77,7 @@ func (OSFS) OpenFile(name string, flag int, perm fs.FileMode) (File, error) {
 }
 
 func (OSFS) ReadFile(name string) ([]byte, error)         { return os.ReadFile(name) }
+func (OSFS) ReadDir(name string) ([]fs.DirEntry, error)   { return os.ReadDir(name) }
 func (OSFS) Stat(name string) (fs.FileInfo, error)        { return os.Stat(name) }
 func (OSFS) Lstat(name string) (fs.FileInfo, error)       { return os.Lstat(name) }
 func (OSFS) Rename(oldpath, newpath string) error         { return os.Rename(oldpath, newpath) }
@@ -75,6 +85,15 @@ func (OSFS) Link(oldname, newname string) error           { return os.Link(oldna
 func (OSFS) Remove(name string) error                     { return os.Remove(name) }
 func (OSFS) MkdirAll(path string, perm fs.FileMode) error { return os.MkdirAll(path, perm) }
 func (OSFS) Chmod(name string, mode fs.FileMode) error    { return os.Chmod(name, mode) }
+
+// Open opens name for reading.
+func (OSFS) Open(name string) (io.ReadCloser, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err // a nil *os.File must not become a non-nil ReadCloser
+	}
+	return f, nil
+}
 
 // Flock locks path with flock(2) (fcntl on systems without it). The lock
 // belongs to the open file description: it is released when the process

@@ -2,7 +2,6 @@ package statefile
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,32 +11,89 @@ import (
 	"time"
 )
 
-// LockInfo says who holds a journal's lock. It is written, atomically,
-// beside the lock file as <name>.lock.json.
-type LockInfo struct {
-	// ID is random, set by Lock; force-unlock names it.
-	ID        string `json:"id"`
-	Operation string `json:"operation"` // apply, resume, rollback, clone, cleanup
-	PID       int    `json:"pid"`
-	Host      string `json:"host"`
-	// Run is the lineage of the run, when known.
-	Run   string    `json:"run,omitempty"`
-	Who   string    `json:"who,omitempty"`
-	Since time.Time `json:"since"`
-}
-
 // retryInterval is how often a waiting Lock tries again.
 const retryInterval = 100 * time.Millisecond
 
-// Lock is a held journal lock.
+// Lock is a held journal lock, of any backend. A local lock is held until
+// Unlock or the process's exit; an S3 lock is a lease its holder renews in
+// the background, and can be lost: Lost is then closed, Err says why, and
+// the journal it was taken through refuses to save.
 type Lock struct {
-	store *Store
-	fl    Flocker
-	info  LockInfo
-	prev  *LockInfo
+	info    LockInfo
+	prev    *LockInfo
+	release func() error
+	lost    chan struct{}
 
 	mu       sync.Mutex
+	lostErr  error
 	released bool
+}
+
+// NewLock is for backends: it returns the Lock of holder info (prev is the
+// holder it took over, or nil) that release frees, and the function that
+// marks it lost with a non-nil error (usually a *LockLostError). Only the
+// first loss counts, and none after Unlock.
+func NewLock(info LockInfo, prev *LockInfo, release func() error) (*Lock, func(error)) {
+	l := &Lock{info: info, prev: prev, release: release, lost: make(chan struct{})}
+	return l, l.lose
+}
+
+func (l *Lock) lose(err error) {
+	if err == nil {
+		panic("statefile: a lock lost without a reason")
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.lostErr != nil || l.released {
+		return
+	}
+	l.lostErr = err
+	close(l.lost)
+}
+
+// TookOver returns the holder whose lock was taken over because it was
+// gone (its process dead, or its lease expired), or nil.
+func (l *Lock) TookOver() *LockInfo { return l.prev }
+
+// Info is the lock's holder information, as written.
+func (l *Lock) Info() LockInfo { return l.info }
+
+// Lost is closed when the lock is lost. A local lock is never lost.
+func (l *Lock) Lost() <-chan struct{} { return l.lost }
+
+// Err returns why the lock was lost, or nil while it is held (and after
+// Unlock).
+func (l *Lock) Err() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.lostErr
+}
+
+// Context returns a context that ends when parent does or when the lock is
+// lost; context.Cause then returns Err. Call cancel when done with it.
+func (l *Lock) Context(parent context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancelCause(parent)
+	go func() {
+		select {
+		case <-l.lost:
+			cancel(l.Err())
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, func() { cancel(context.Canceled) }
+}
+
+// Unlock releases the lock (for an S3 lock: stops renewing it and deletes
+// the lock object if it is still its own). Calling it again does nothing.
+func (l *Lock) Unlock() error {
+	l.mu.Lock()
+	if l.released {
+		l.mu.Unlock()
+		return nil
+	}
+	l.released = true
+	l.mu.Unlock()
+	return l.release()
 }
 
 // Lock takes the journal's exclusive lock: an flock(2) on LockPath, which
@@ -102,6 +158,9 @@ func (s *Store) Lock(ctx context.Context, info LockInfo, timeout time.Duration) 
 		_ = fl.Unlock() // the claim error is what matters
 		return nil, err
 	}
+	s.mu.Lock()
+	s.held = l
+	s.mu.Unlock()
 	return l, nil
 }
 
@@ -118,16 +177,7 @@ func (s *Store) claim(fl Flocker, info LockInfo) (*Lock, error) {
 	if err != nil {
 		prev = nil // unreadable leftovers of a dead holder are replaced
 	}
-	info.ID = newID()
-	if info.PID == 0 {
-		info.PID = os.Getpid()
-	}
-	if info.Host == "" {
-		info.Host, _ = os.Hostname()
-	}
-	if info.Since.IsZero() {
-		info.Since = time.Now().UTC()
-	}
+	info = info.Filled()
 	data, err := json.MarshalIndent(info, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("encode lock information: %w", err)
@@ -135,7 +185,25 @@ func (s *Store) claim(fl Flocker, info LockInfo) (*Lock, error) {
 	if err := s.writeAtomic(s.lockInfoPath(), append(data, '\n'), false); err != nil {
 		return nil, fmt.Errorf("write lock information %s: %w", s.lockInfoPath(), err)
 	}
-	return &Lock{store: s, fl: fl, info: info, prev: prev}, nil
+	l, _ := NewLock(info, prev, func() error { return s.unlock(fl, info.ID) })
+	return l, nil
+}
+
+// unlock removes the lock information (when it is still id's) and releases
+// the flock. The lock file stays: removing it would let a process that
+// opened it before the removal and one that opens it after hold "the" lock
+// at the same time.
+func (s *Store) unlock(fl Flocker, id string) error {
+	var err error
+	if cur, rerr := s.readLockInfo(); rerr == nil && cur != nil && cur.ID == id {
+		if rerr := s.fs.Remove(s.lockInfoPath()); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+			err = fmt.Errorf("remove lock information: %w", rerr)
+		}
+	}
+	if uerr := fl.Unlock(); uerr != nil && err == nil {
+		err = fmt.Errorf("release state lock: %w", uerr)
+	}
+	return err
 }
 
 // lockError describes the live holder.
@@ -163,40 +231,12 @@ func (s *Store) readLockInfo() (*LockInfo, error) {
 	return &info, nil
 }
 
-// TookOver returns the holder whose lock was taken over because it was no
-// longer running, or nil.
-func (l *Lock) TookOver() *LockInfo { return l.prev }
-
-// Info is the lock's holder information, as written.
-func (l *Lock) Info() LockInfo { return l.info }
-
-// Unlock removes the lock information (when it is still this lock's) and
-// releases the flock. The lock file stays: removing it would let a process
-// that opened it before the removal and one that opens it after hold
-// "the" lock at the same time. Calling Unlock again does nothing.
-func (l *Lock) Unlock() error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.released {
-		return nil
-	}
-	l.released = true
-	var err error
-	if cur, rerr := l.store.readLockInfo(); rerr == nil && cur != nil && cur.ID == l.info.ID {
-		if rerr := l.store.fs.Remove(l.store.lockInfoPath()); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
-			err = fmt.Errorf("remove lock information: %w", rerr)
-		}
-	}
-	if uerr := l.fl.Unlock(); uerr != nil && err == nil {
-		err = fmt.Errorf("release state lock: %w", uerr)
-	}
-	return err
-}
-
 // LockInfo returns the recorded holder (nil when none is recorded) and
 // whether a live process holds the lock now. A recorded holder that does
-// not hold the lock is dead: the next Lock takes over. The check briefly
-// takes and releases the lock when it is free.
+// not hold the lock is dead: the next Lock takes over. LockInfo never takes
+// the lock: it asks the kernel whether the flock is held (/proc/locks on
+// Linux); where the kernel cannot tell, a holder on this host is live while
+// its process runs, and one on another host is taken to be live.
 func (s *Store) LockInfo() (*LockInfo, bool, error) {
 	if err := s.checkName(); err != nil {
 		return nil, false, err
@@ -205,23 +245,14 @@ func (s *Store) LockInfo() (*LockInfo, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
-	switch _, err := s.fs.Lstat(s.LockPath()); {
-	case errors.Is(err, fs.ErrNotExist):
-		return info, false, nil
+	held, err := s.fs.FlockHeld(s.LockPath())
+	switch {
+	case errors.Is(err, errors.ErrUnsupported):
+		held = info != nil && info.mayBeAlive()
 	case err != nil:
 		return info, false, fmt.Errorf("check state lock: %w", err)
 	}
-	fl := s.fs.Flock(s.LockPath())
-	ok, err := fl.TryLock()
-	if err != nil {
-		return info, false, fmt.Errorf("check state lock: %w", err)
-	}
-	if ok {
-		if err := fl.Unlock(); err != nil {
-			return info, false, fmt.Errorf("check state lock: %w", err)
-		}
-	}
-	return info, !ok, nil
+	return info, held, nil
 }
 
 // ForceUnlock removes the lock whose ID is id, for a holder that is gone
@@ -231,7 +262,8 @@ func (s *Store) LockInfo() (*LockInfo, bool, error) {
 //
 // A holder that is in fact alive keeps its flock on the removed (unlinked)
 // file and is no longer excluded: the next Lock creates a new lock file
-// and succeeds beside it. Force-unlock only a holder that is gone.
+// and succeeds beside it. Its saves then fail (*ConflictError) as soon as
+// the new holder has saved. Force-unlock only a holder that is gone.
 func (s *Store) ForceUnlock(id string) (LockInfo, error) {
 	if err := s.checkName(); err != nil {
 		return LockInfo{}, err
@@ -254,11 +286,11 @@ func (s *Store) ForceUnlock(id string) (LockInfo, error) {
 	return *cur, nil
 }
 
-// newID returns a random version 4 UUID.
-func newID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:]) // never fails (crypto/rand panics instead)
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+// mayBeAlive guesses, without the kernel's help, whether the holder runs.
+func (i LockInfo) mayBeAlive() bool {
+	host, _ := os.Hostname()
+	if i.Host != host {
+		return true // nothing here can tell: report it
+	}
+	return processAlive(i.PID)
 }

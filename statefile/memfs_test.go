@@ -1,7 +1,9 @@
 package statefile
 
 import (
+	"bytes"
 	"errors"
+	"io"
 	"io/fs"
 	"maps"
 	"os"
@@ -431,4 +433,38 @@ func (m *memFS) names(dir string) []string {
 	out := slices.Collect(maps.Keys(d.entries))
 	sort.Strings(out)
 	return out
+}
+
+func (m *memFS) Open(name string) (io.ReadCloser, error) {
+	data, err := m.ReadFile(name)
+	if err != nil {
+		return nil, err
+	}
+	return io.NopCloser(bytes.NewReader(data)), nil
+}
+
+func (m *memFS) ReadDir(name string) ([]fs.DirEntry, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.down {
+		return nil, &fs.PathError{Op: "readdir", Path: name, Err: errPowerLost}
+	}
+	d, err := m.lookup(name)
+	if err == nil && !d.dir {
+		err = syscall.ENOTDIR
+	}
+	if err != nil {
+		return nil, &fs.PathError{Op: "readdir", Path: name, Err: err}
+	}
+	var out []fs.DirEntry
+	for _, n := range slices.Sorted(maps.Keys(d.entries)) {
+		out = append(out, fs.FileInfoToDirEntry(memInfo{name: n, n: d.entries[n]}))
+	}
+	return out, nil
+}
+
+func (m *memFS) FlockHeld(name string) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.locks[path.Clean(name)] != nil, nil
 }

@@ -44,6 +44,7 @@ func checkPermissions(t *testing.T, umask int) {
 		s.BackupPath():                        0o600,
 		s.LockPath():                          0o600,
 		s.lockInfoPath():                      0o600,
+		s.saveLockPath():                      0o600,
 	}
 	for p, mode := range want {
 		fi, err := os.Lstat(p)

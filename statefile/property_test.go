@@ -25,6 +25,9 @@ func TestJournalCrashResumeProperty(t *testing.T) {
 			acked uint64 // serial of the last acknowledged record
 		)
 		store := func() *Store { return Open(jDir, jEnv, WithFS(disk)) }
+		// The process writing the journal: one Store, which a reboot
+		// replaces by a new one that loads before it saves.
+		writer := store()
 		save := func(limit int) error {
 			if st == nil {
 				st = NewState(testPlan(jEnv, 6), "apply", t0)
@@ -32,7 +35,7 @@ func TestJournalCrashResumeProperty(t *testing.T) {
 				mutate(t, st)
 			}
 			disk.limit = limit
-			err := store().Save(st)
+			err := writer.Save(st)
 			if err == nil {
 				acked = st.Serial
 				want[acked] = encode(st)
@@ -61,7 +64,8 @@ func TestJournalCrashResumeProperty(t *testing.T) {
 					pick[j] = rapid.IntRange(0, d-1).Draw(t, "disk keeps")
 				}
 				disk = reboot(pick)
-				got, lerr := store().Load()
+				writer = store()
+				got, lerr := writer.Load()
 				switch {
 				case errors.Is(lerr, fs.ErrNotExist) && acked == 0:
 					st = nil

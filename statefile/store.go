@@ -1,19 +1,13 @@
 package statefile
 
 import (
-	"bytes"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
+	"sync"
 )
 
 // File and directory modes, whatever the umask.
@@ -22,16 +16,32 @@ const (
 	dirMode  = 0o700
 )
 
-// Store is one journal in a state directory: <dir>/<name>.state.json, its
-// backup <name>.state.json.backup, and its lock <name>.lock (+ .lock.json).
-// A Store holds no open files; many Stores may name one journal. Save must
-// not run concurrently for one journal: callers hold the Lock.
+// stateSuffix ends every state file's name.
+const stateSuffix = ".state.json"
+
+// Store is one journal in a state directory (the local backend):
+// <dir>/<name>.state.json, its backup <name>.state.json.backup, its lock
+// <name>.lock (+ .lock.json), and the blobs of its runs under
+// <name>.blobs/. A Store holds no open files between calls, and many
+// Stores may name one journal; each remembers which version of the state
+// it last loaded or saved, against which its next Save is checked.
 type Store struct {
 	dir, name string
 	fs        FS
 	// onWait, when set, is called each time Lock finds the lock held and
 	// waits (tests).
 	onWait func()
+
+	mu sync.Mutex // guards the fields below; held through Save and Import
+	// expect holds the contentSums the state file may have for the next
+	// Save to go ahead: what this Store last loaded or saved ("" = no
+	// file), and the content of a Save that failed after it may have
+	// reached the disk.
+	expect map[string]bool
+	// serial is the highest serial this Store has seen.
+	serial uint64
+	// held is the last Lock taken through this Store.
+	held *Lock
 }
 
 // Option configures a Store.
@@ -44,7 +54,7 @@ func WithFS(fsys FS) Option { return func(s *Store) { s.fs = fsys } }
 // beside the config). It touches nothing: an invalid name is reported by
 // every method.
 func Open(dir, name string, opts ...Option) *Store {
-	s := &Store{dir: dir, name: name, fs: OSFS{}}
+	s := &Store{dir: dir, name: name, fs: OSFS{}, expect: map[string]bool{"": true}}
 	for _, o := range opts {
 		o(s)
 	}
@@ -54,8 +64,11 @@ func Open(dir, name string, opts ...Option) *Store {
 // Name is the journal's name.
 func (s *Store) Name() string { return s.name }
 
+// Location is the state file, for messages.
+func (s *Store) Location() string { return s.Path() }
+
 // Path is the state file.
-func (s *Store) Path() string { return filepath.Join(s.dir, s.name+".state.json") }
+func (s *Store) Path() string { return filepath.Join(s.dir, s.name+stateSuffix) }
 
 // BackupPath is the previous version of the state file.
 func (s *Store) BackupPath() string { return s.Path() + ".backup" }
@@ -65,6 +78,13 @@ func (s *Store) LockPath() string { return filepath.Join(s.dir, s.name+".lock") 
 
 // lockInfoPath holds the holder's LockInfo.
 func (s *Store) lockInfoPath() string { return s.LockPath() + ".json" }
+
+// saveLockPath is flocked for the instant a Save compares and renames, so
+// that the compare-and-swap is atomic between processes.
+func (s *Store) saveLockPath() string { return filepath.Join(s.dir, s.name+".save.lock") }
+
+// notePath is the MigrationNote of a retired journal.
+func (s *Store) notePath() string { return filepath.Join(s.dir, s.name+".migrated.json") }
 
 // ValidName reports whether name can name a journal: 1 to 128 letters,
 // digits, '.', '-' and '_', not starting with '.'.
@@ -97,11 +117,13 @@ func environmentOf(name string) string {
 }
 
 // Load reads the journal's state. It returns a *NotFoundError
-// (errors.Is(err, fs.ErrNotExist)) when nothing was saved, and refuses,
+// (errors.Is(err, fs.ErrNotExist)) when nothing was saved, a
+// *MigratedError when `envmig state migrate` moved it away, and refuses,
 // with a *CorruptError, *VersionError or *UnsafeError saying what to do,
 // a file that is empty, truncated, not a state, of another major format,
 // edited by hand, of another environment, a symbolic link, or writable by
-// group or others (or in such a directory). Load never modifies anything.
+// group or others (or in such a directory). Load never modifies anything;
+// it records the version it read, against which the next Save is checked.
 func (s *Store) Load() (*State, error) {
 	if err := s.checkName(); err != nil {
 		return nil, err
@@ -109,15 +131,30 @@ func (s *Store) Load() (*State, error) {
 	if err := s.checkDir(); err != nil {
 		return nil, err
 	}
-	st, err := s.load(s.Path())
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, data, err := s.load(s.Path())
 	if errors.Is(err, fs.ErrNotExist) {
+		if note, nerr := s.readNote(); nerr != nil || note != nil {
+			if nerr != nil {
+				return nil, nerr
+			}
+			return nil, &MigratedError{Name: s.name, Location: s.Path(), Note: *note}
+		}
 		if _, berr := s.fs.Lstat(s.BackupPath()); berr == nil {
 			return nil, &CorruptError{Path: s.Path(), Problem: ProblemMissing,
 				Reason: "is missing but its backup is there: it was removed by hand",
 				Hint:   s.restoreHint() + "; or, to start from nothing, remove " + s.BackupPath() + " too"}
 		}
+		s.expect = map[string]bool{"": true}
+		return nil, err
 	}
-	return st, err
+	if err != nil {
+		return nil, err
+	}
+	s.expect = map[string]bool{contentSum(data): true}
+	s.serial = max(s.serial, st.Serial)
+	return st, nil
 }
 
 // LoadBackup reads the previous version of the state, with Load's checks.
@@ -128,7 +165,8 @@ func (s *Store) LoadBackup() (*State, error) {
 	if err := s.checkDir(); err != nil {
 		return nil, err
 	}
-	return s.load(s.BackupPath())
+	st, _, err := s.load(s.BackupPath())
+	return st, err
 }
 
 // checkDir refuses a state directory others can write to.
@@ -148,106 +186,53 @@ func (s *Store) checkDir() error {
 	return nil
 }
 
-// load reads and checks one state file (the state or its backup).
-func (s *Store) load(path string) (*State, error) {
+// load reads and checks one state file (the state or its backup) and
+// returns it with the file's content.
+func (s *Store) load(path string) (*State, []byte, error) {
 	fi, err := s.fs.Lstat(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return nil, &NotFoundError{Path: path}
+		return nil, nil, &NotFoundError{Path: path}
 	case err != nil:
-		return nil, fmt.Errorf("read state: %w", err)
+		return nil, nil, fmt.Errorf("read state: %w", err)
 	case fi.Mode()&fs.ModeSymlink != 0:
-		return nil, &UnsafeError{Path: path, Reason: "is a symbolic link; envmig only reads the regular file it wrote",
+		return nil, nil, &UnsafeError{Path: path, Reason: "is a symbolic link; envmig only reads the regular file it wrote",
 			Fix: "replace the link with a copy (mode 0600) of the file it points to"}
 	case !fi.Mode().IsRegular():
-		return nil, &UnsafeError{Path: path, Reason: "is not a regular file", Fix: "move it away"}
+		return nil, nil, &UnsafeError{Path: path, Reason: "is not a regular file", Fix: "move it away"}
 	case fi.Mode().Perm()&0o022 != 0:
-		return nil, &UnsafeError{Path: path, Reason: fmt.Sprintf("is writable by group or others (mode %04o), so anyone could have steered the migration", fi.Mode().Perm()),
+		return nil, nil, &UnsafeError{Path: path, Reason: fmt.Sprintf("is writable by group or others (mode %04o), so anyone could have steered the migration", fi.Mode().Perm()),
 			Fix: "check its content, then run: chmod 600 " + path}
 	}
 	data, err := s.fs.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("read state: %w", err)
+		return nil, nil, fmt.Errorf("read state: %w", err)
 	}
-	st, err := decode(path, data)
+	st, err := Decode(path, s.name, data)
 	var ce *CorruptError
 	if errors.As(err, &ce) {
-		if path == s.Path() {
+		switch {
+		case ce.Problem == ProblemEnvironment:
+			ce.Hint = fmt.Sprintf("move it back to %s", filepath.Join(s.dir, environmentOf(s.name)+stateSuffix))
+			if found, derr := decode(path, data); derr == nil {
+				ce.Hint = fmt.Sprintf("move it back to %s", filepath.Join(s.dir, found.Environment+stateSuffix))
+			}
+		case path == s.Path():
 			ce.Hint += s.restoreHint()
-		} else {
+		default:
 			ce.Hint += "this backup cannot be restored"
 		}
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if st.Environment != s.name && st.Environment != environmentOf(s.name) {
-		return nil, &CorruptError{Path: path, Problem: ProblemEnvironment,
-			Reason: fmt.Sprintf("records environment %q, not %q: it was copied or renamed from another journal", st.Environment, s.name),
-			Hint:   fmt.Sprintf("move it back to %s", filepath.Join(s.dir, st.Environment+".state.json"))}
-	}
-	return st, nil
-}
-
-// decode parses a state file and checks its format version and checksum.
-// A *CorruptError's Hint is left for load to complete.
-func decode(path string, data []byte) (*State, error) {
-	corrupt := func(p Problem, reason, hint string) error {
-		return &CorruptError{Path: path, Problem: p, Reason: reason, Hint: hint}
-	}
-	if len(bytes.TrimSpace(data)) == 0 {
-		return nil, corrupt(ProblemEmpty, "is empty (0 bytes): the disk lost it or another program truncated it", "")
-	}
-	var head struct {
-		FormatVersion *string `json:"format_version"`
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&head); err != nil {
-		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, corrupt(ProblemTruncated, fmt.Sprintf("is truncated (its JSON ends early, at byte %d)", len(data)), "")
-		}
-		return nil, corrupt(ProblemInvalid, "is not an envmig state ("+jsonReason(err)+")", "")
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, corrupt(ProblemInvalid, "has data after its JSON value", "")
-	}
-	if head.FormatVersion == nil {
-		return nil, corrupt(ProblemInvalid, "is not an envmig state: it has no format_version", "")
-	}
-	v := *head.FormatVersion
-	if _, err := strconv.Atoi(major(v)); err != nil {
-		return nil, corrupt(ProblemInvalid, fmt.Sprintf("has an invalid format_version %q", v), "")
-	}
-	if major(v) != major(FormatVersion) {
-		return nil, &VersionError{Path: path, Version: v}
-	}
-	strict := json.NewDecoder(bytes.NewReader(data))
-	strict.DisallowUnknownFields()
-	var st State
-	if err := strict.Decode(&st); err != nil {
-		if newerFormat(v) {
-			return nil, &VersionError{Path: path, Version: v}
-		}
-		return nil, corrupt(ProblemInvalid, "is not a valid envmig state ("+jsonReason(err)+")", "")
-	}
-	sum, err := Checksum(&st)
-	if err != nil {
-		return nil, corrupt(ProblemInvalid, "cannot be encoded again ("+err.Error()+")", "")
-	}
-	if sum != st.Checksum {
-		if newerFormat(v) {
-			return nil, &VersionError{Path: path, Version: v}
-		}
-		return nil, corrupt(ProblemChecksum, "does not match its checksum: it was edited by hand or by another program",
-			"undo the edit, or ")
-	}
-	return &st, nil
+	return st, data, nil
 }
 
 // restoreHint says how to get back to the last good version.
 func (s *Store) restoreHint() string {
 	b := s.BackupPath()
-	prev, err := s.load(b)
+	prev, _, err := s.load(b)
 	switch {
 	case err == nil:
 		return fmt.Sprintf("the backup %s is the previous version (serial %d, run %s, %s): restore it with `cp -p %s %s`, then run `envmig status`",
@@ -258,186 +243,19 @@ func (s *Store) restoreHint() string {
 	return fmt.Sprintf("its backup %s cannot be used either (%v): move both aside, check in AWS what the run did, then start again", b, err)
 }
 
-func jsonReason(err error) string {
-	var (
-		syn *json.SyntaxError
-		typ *json.UnmarshalTypeError
-	)
-	switch {
-	case errors.As(err, &syn):
-		return fmt.Sprintf("%v at byte %d", syn, syn.Offset)
-	case errors.As(err, &typ) && typ.Field == "":
-		return fmt.Sprintf("it holds a JSON %s, not an object", typ.Value)
-	case errors.As(err, &typ):
-		return fmt.Sprintf("its field %s holds a JSON %s of the wrong type, at byte %d", typ.Field, typ.Value, typ.Offset)
+// readNote returns the journal's MigrationNote, or nil when it was never
+// migrated away.
+func (s *Store) readNote() (*MigrationNote, error) {
+	data, err := s.fs.ReadFile(s.notePath())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
 	}
-	return err.Error()
-}
-
-func major(v string) string {
-	m, _, _ := strings.Cut(v, ".")
-	return m
-}
-
-// newerFormat reports whether version v is newer than FormatVersion.
-func newerFormat(v string) bool {
-	num := func(v string) (int, int) {
-		ma, mi, _ := strings.Cut(v, ".")
-		a, _ := strconv.Atoi(ma)
-		b, _ := strconv.Atoi(mi)
-		return a, b
-	}
-	a, b := num(v)
-	x, y := num(FormatVersion)
-	return a > x || (a == x && b > y)
-}
-
-// Checksum returns the SHA-256 over st's canonical (compact) JSON encoding
-// with the Checksum field empty, as "sha256:<hex>".
-func Checksum(st *State) (string, error) {
-	c := *st
-	c.Checksum = ""
-	b, err := json.Marshal(&c)
 	if err != nil {
-		return "", fmt.Errorf("encode state: %w", err)
+		return nil, fmt.Errorf("read migration note: %w", err)
 	}
-	sum := sha256.Sum256(b)
-	return "sha256:" + hex.EncodeToString(sum[:]), nil
-}
-
-// Save writes st as the journal's state, atomically and durably: when Save
-// returns nil the new state survives a power failure, and at every instant
-// the state file holds either the previous complete state or this one. It
-// increments st.Serial and sets st.FormatVersion and st.Checksum (it never
-// touches the times). The previous state is kept as BackupPath. On error
-// st.Serial stays incremented and the file holds the old or the new state.
-func (s *Store) Save(st *State) error {
-	if err := s.checkName(); err != nil {
-		return err
+	var n MigrationNote
+	if err := json.Unmarshal(data, &n); err != nil || n.To == "" {
+		return nil, fmt.Errorf("the migration note %s is unreadable: it says the journal of %q was moved to another state backend; check where it went before removing it", s.notePath(), s.name)
 	}
-	if st.Environment != s.name && st.Environment != environmentOf(s.name) {
-		return fmt.Errorf("save state of environment %q into journal %q: the journal belongs to another environment", st.Environment, s.name)
-	}
-	st.Serial++
-	st.FormatVersion = FormatVersion
-	st.Checksum = ""
-	sum, err := Checksum(st)
-	if err != nil {
-		return err
-	}
-	st.Checksum = sum
-	data, err := json.MarshalIndent(st, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encode state: %w", err)
-	}
-	data = append(data, '\n')
-	if err := s.ensureDir(); err != nil {
-		return err
-	}
-	if err := s.writeAtomic(s.Path(), data, true); err != nil {
-		return fmt.Errorf("save state %s: %w", s.Path(), err)
-	}
-	return nil
-}
-
-// ensureDir creates the state directory (0700) when missing and makes its
-// entry durable in each parent it was created in.
-func (s *Store) ensureDir() error {
-	var missing []string // innermost first
-	for d := filepath.Clean(s.dir); ; {
-		_, err := s.fs.Stat(d)
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("state directory: %w", err)
-		}
-		missing = append(missing, d)
-		parent := filepath.Dir(d)
-		if parent == d {
-			break
-		}
-		d = parent
-	}
-	if len(missing) == 0 {
-		return nil
-	}
-	if err := s.fs.MkdirAll(s.dir, dirMode); err != nil {
-		return fmt.Errorf("create state directory: %w", err)
-	}
-	for i := len(missing) - 1; i >= 0; i-- {
-		d := missing[i]
-		if err := s.fs.Chmod(d, dirMode); err != nil {
-			return fmt.Errorf("create state directory: %w", err)
-		}
-		if err := s.fs.SyncDir(filepath.Dir(d)); err != nil {
-			return fmt.Errorf("create state directory: sync %s: %w", filepath.Dir(d), err)
-		}
-	}
-	return nil
-}
-
-// writeAtomic replaces path with data: a temp file in the same directory,
-// written, fsynced and closed, renamed over path, then the directory
-// fsynced. With keepBackup the current file is first hard-linked to a temp
-// name renamed over path+".backup", so the backup is the previous inode as
-// it was, never a copy written in place.
-func (s *Store) writeAtomic(path string, data []byte, keepBackup bool) (err error) {
-	dir := filepath.Dir(path)
-	tmp := tempName(path)
-	f, err := s.fs.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fileMode)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			_ = s.fs.Remove(tmp) // the error says what failed; the temp is litter
-		}
-	}()
-	if err := writeSyncClose(f, data); err != nil {
-		return err
-	}
-	if keepBackup {
-		bak := tempName(path + ".backup")
-		switch err := s.fs.Link(path, bak); {
-		case errors.Is(err, fs.ErrNotExist): // the first version has no predecessor
-		case err != nil:
-			return fmt.Errorf("keep backup: %w", err)
-		default:
-			if err := s.fs.Rename(bak, path+".backup"); err != nil {
-				_ = s.fs.Remove(bak)
-				return fmt.Errorf("keep backup: %w", err)
-			}
-		}
-	}
-	if err := s.fs.Rename(tmp, path); err != nil {
-		return err
-	}
-	if err := s.fs.SyncDir(dir); err != nil {
-		return fmt.Errorf("sync directory %s: %w", dir, err)
-	}
-	return nil
-}
-
-// writeSyncClose writes data, makes it durable and closes f; mode 0600 is
-// set on the descriptor, so the umask never widens or narrows it.
-func writeSyncClose(f File, data []byte) error {
-	err := f.Chmod(fileMode)
-	if err == nil {
-		_, err = f.Write(data)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
-// tempName is a fresh hidden name beside path.
-func tempName(path string) string {
-	var b [6]byte
-	_, _ = rand.Read(b[:]) // never fails (crypto/rand panics instead)
-	return filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp-"+hex.EncodeToString(b[:]))
+	return &n, nil
 }

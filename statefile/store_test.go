@@ -107,7 +107,7 @@ func TestSaveKeepsPreviousVersionAsBackup(t *testing.T) {
 	for _, e := range entries {
 		names = append(names, e.Name())
 	}
-	if diff := cmp.Diff([]string{"production.state.json", "production.state.json.backup"}, names); diff != "" {
+	if diff := cmp.Diff([]string{"production.save.lock", "production.state.json", "production.state.json.backup"}, names); diff != "" {
 		t.Errorf("state directory (-want +got):\n%s", diff)
 	}
 }
