@@ -496,7 +496,7 @@ environment "prod" {
 
 func TestBadConfigs(t *testing.T) {
 	cases := map[string]badCase{}
-	for _, m := range []map[string]badCase{badCases, badNameCases} {
+	for _, m := range []map[string]badCase{badCases, badNameCases, blockBadCases} {
 		for name, tc := range m {
 			if _, dup := cases[name]; dup {
 				t.Fatalf("case %q twice", name)

@@ -89,7 +89,7 @@ func (l *loader) decodeEnvironment(b *hcl.Block) *Environment {
 	var migration *hcl.Block
 	labels := map[string]*hcl.Block{}
 	for _, blk := range c.Blocks {
-		if blk.Type != "migration" {
+		if len(blk.Labels) > 0 {
 			key := blk.Type + "." + blk.Labels[0]
 			if prev, dup := labels[key]; dup {
 				l.errorf(blk.LabelRanges[0].Ptr(), "Duplicate "+blk.Type+" block",
@@ -113,6 +113,15 @@ func (l *loader) decodeEnvironment(b *hcl.Block) *Environment {
 			s := l.decodeService(blk, ec)
 			services = append(services, s)
 			env.Services = append(env.Services, s.Service)
+		case "switch":
+			env.Switches = append(env.Switches, l.decodeSwitch(blk))
+		case "template":
+			if env.Template != nil {
+				l.errorf(blk.DefRange.Ptr(), "Duplicate template block",
+					"Environment %q already has a template block at %s. An environment has one template; merge the two.", env.Name, env.Template.DeclRange)
+				continue
+			}
+			env.Template = l.decodeTemplate(blk)
 		case "migration":
 			if migration != nil {
 				l.errorf(blk.DefRange.Ptr(), "Duplicate migration block",
@@ -123,6 +132,7 @@ func (l *loader) decodeEnvironment(b *hcl.Block) *Environment {
 		}
 	}
 	env.Migration = l.decodeMigration(migration)
+	l.checkStackBlocks(env)
 	if len(dbs)+len(buckets) == 0 {
 		l.warnf(b.DefRange.Ptr(), "Environment has nothing to migrate",
 			"Environment %q has no database or bucket block, so a migration would only move its services in and out of standby. Add the databases and buckets it holds.", env.Name)
@@ -197,6 +207,9 @@ func (l *loader) decodeBucket(b *hcl.Block, ec envCtx) bucketDecl {
 	}
 	bk.Versioning = l.boolPtr(a, "versioning")
 	bk.Tags = l.tags(a)
+	if v := l.boolPtr(a, "discard_noncurrent_versions"); v != nil {
+		bk.DiscardNoncurrentVersions = *v
+	}
 	return bucketDecl{Bucket: bk, attrs: a}
 }
 

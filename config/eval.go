@@ -44,7 +44,7 @@ func newLoader(cfg *Config, opts LoadOptions) *loader {
 // load decodes the parsed files: variables first, then locals, then the
 // blocks that use them.
 func (l *loader) load(files []specFile) {
-	var awsBlocks, varBlocks, localsBlocks, envBlocks []*hcl.Block
+	var awsBlocks, varBlocks, localsBlocks, envBlocks, stateBlocks []*hcl.Block
 	for _, f := range files {
 		c, _ := l.content(f.file.Body, rootSchema)
 		for _, b := range c.Blocks {
@@ -57,6 +57,8 @@ func (l *loader) load(files []specFile) {
 				localsBlocks = append(localsBlocks, b)
 			case "environment":
 				envBlocks = append(envBlocks, b)
+			case "state":
+				stateBlocks = append(stateBlocks, b)
 			}
 		}
 	}
@@ -67,6 +69,7 @@ func (l *loader) load(files []specFile) {
 	l.evaluateLocals()
 	l.decodeAWS(awsBlocks)
 	l.decodeEnvironments(envBlocks)
+	l.decodeState(stateBlocks)
 	if len(envBlocks) == 0 && len(files) > 0 && !l.diags.HasErrors() {
 		start := hcl.Range{Filename: files[0].name, Start: hcl.InitialPos, End: hcl.InitialPos}
 		l.errorf(&start, "No environment block",

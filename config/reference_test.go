@@ -19,7 +19,7 @@ func TestReferenceDocumentsEveryBlockAndAttribute(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	heading := regexp.MustCompile("^### `([a-z.]+)`")
+	heading := regexp.MustCompile("^### `([a-z0-9._]+)`")
 	row := regexp.MustCompile("^\\| `([a-z_]+)` \\|")
 	doc := map[string][]string{}
 	section := ""

@@ -50,24 +50,34 @@ var (
 	rootSchema = &blockSchema{
 		what: "the top level of a spec",
 		blocks: []hcl.BlockHeaderSchema{
-			{Type: "aws"}, labelled("variable", "name"), {Type: "locals"}, labelled("environment", "name"),
+			{Type: "aws"}, labelled("variable", "name"), {Type: "locals"}, labelled("environment", "name"), {Type: "state"},
 		},
 	}
+	stateSchema       = &blockSchema{what: "a state block", blocks: []hcl.BlockHeaderSchema{{Type: "s3"}}}
+	stateS3Schema     = &blockSchema{what: "an s3 block", attrs: []string{"bucket", "prefix", "region"}}
 	awsSchema         = &blockSchema{what: "an aws block", attrs: []string{"region", "allowed_account_ids", "profile"}}
 	variableSchema    = &blockSchema{what: "a variable block", attrs: []string{"type", "default", "description", "sensitive"}}
 	environmentSchema = &blockSchema{
 		what:  "an environment block",
 		attrs: []string{"stack"},
 		blocks: []hcl.BlockHeaderSchema{
-			labelled("database", "name"), labelled("bucket", "name"), labelled("service", "name"), {Type: "migration"},
+			labelled("database", "name"), labelled("bucket", "name"), labelled("service", "name"),
+			labelled("switch", "name"), {Type: "template"}, {Type: "migration"},
 		},
 	}
-	databaseSchema = &blockSchema{what: "a database block", attrs: []string{
+	templateSchema = &blockSchema{what: "a template block", attrs: []string{"file", "parameters", "environment_parameter", "snapshot_parameter"}}
+	switchSchema   = &blockSchema{
+		what:   "a switch block",
+		attrs:  []string{SwitchEventBridgeRule, SwitchSchedule, SwitchECSService, SwitchLambdaEventSource},
+		blocks: []hcl.BlockHeaderSchema{{Type: SwitchCommand}},
+	}
+	switchCommandSchema = &blockSchema{what: "a switch's command block", attrs: []string{"off", "on", "timeout"}}
+	databaseSchema      = &blockSchema{what: "a database block", attrs: []string{
 		"identifier", "logical_id", "engine", "engine_version", "instance_class", "allocated_storage",
 		"storage_encrypted", "kms_key_id", "multi_az", "db_subnet_group", "parameter_group",
 		"deletion_protection", "tags",
 	}}
-	bucketSchema    = &blockSchema{what: "a bucket block", attrs: []string{"name", "logical_id", "moved_from", "region", "versioning", "tags"}}
+	bucketSchema    = &blockSchema{what: "a bucket block", attrs: []string{"name", "logical_id", "moved_from", "region", "versioning", "tags", "discard_noncurrent_versions"}}
 	serviceSchema   = &blockSchema{what: "a service block", attrs: []string{"autoscaling_group", "logical_id"}}
 	migrationSchema = &blockSchema{
 		what:   "a migration block",
@@ -179,6 +189,11 @@ func Reference() map[string][]string {
 	add("environment.bucket", bucketSchema)
 	add("environment.service", serviceSchema)
 	add("environment.migration", migrationSchema)
+	add("environment.switch", switchSchema)
+	add("environment.switch.command", switchCommandSchema)
+	add("environment.template", templateSchema)
+	add("state", stateSchema)
+	add("state.s3", stateS3Schema)
 	add("environment.migration.verify", verifySchema)
 	add("environment.migration.verify.http", httpSchema)
 	add("environment.migration.verify.command", commandSchema)

@@ -21,6 +21,22 @@ type Config struct {
 	// can reach a plan or state file.
 	SensitiveValues []string
 	Environments    []*Environment
+	// State is where journals live: nil for the local .envmig directory.
+	State *State
+}
+
+// State is the state block: a shared backend for journals and locks.
+type State struct {
+	S3        *S3State
+	DeclRange hcl.Range
+}
+
+// S3State is the state block's s3 backend.
+type S3State struct {
+	Bucket    string
+	Prefix    string
+	Region    string
+	DeclRange hcl.Range
 }
 
 // AWS is the aws block.
@@ -47,7 +63,48 @@ type Environment struct {
 	Databases []*Database
 	Buckets   []*Bucket
 	Services  []*Service
+	Switches  []*Switch
+	// Template, with a stack, is the environment's new version: the
+	// template file and its parameters.
+	Template  *Template
 	Migration Migration
+	DeclRange hcl.Range
+}
+
+// Template is the template block of an environment with a stack.
+type Template struct {
+	// File is the template's path, relative to the spec's directory.
+	File       string
+	Parameters map[string]string
+	// EnvironmentParameter receives the stack's name (temporary or
+	// original); SnapshotParameter receives the DB snapshot the stack's
+	// database is restored from.
+	EnvironmentParameter string
+	SnapshotParameter    string
+	DeclRange            hcl.Range
+}
+
+// Switch kinds.
+const (
+	SwitchEventBridgeRule   = "eventbridge_rule"
+	SwitchSchedule          = "schedule"
+	SwitchECSService        = "ecs_service"
+	SwitchLambdaEventSource = "lambda_event_source"
+	SwitchCommand           = "command"
+	DefaultSwitchTimeout    = "5m"
+)
+
+// Switch is a switch block: something that writes data, turned off during
+// the standby and back on afterwards. Exactly one kind is set: Kind names
+// it and Target is its name ("" for a command).
+type Switch struct {
+	Name   string
+	Kind   string
+	Target string
+	// Off and On are the command pair of a command switch, run with
+	// /bin/sh -c and bounded by Timeout (a Go duration).
+	Off, On   string
+	Timeout   string
 	DeclRange hcl.Range
 }
 
@@ -81,7 +138,10 @@ type Bucket struct {
 	Region     string
 	Versioning *bool
 	Tags       map[string]string
-	DeclRange  hcl.Range
+	// DiscardNoncurrentVersions accepts that a migration which recreates
+	// the bucket keeps only its current objects.
+	DiscardNoncurrentVersions bool
+	DeclRange                 hcl.Range
 }
 
 // Service is a service block: the Auto Scaling group that is the
@@ -97,6 +157,7 @@ type Service struct {
 const (
 	StrategyRenameSwap = "rename-swap"
 	StrategyCloneSwap  = "clone-swap"
+	StrategyStackSwap  = "stack-swap"
 )
 
 // Object verification levels, from cheapest to strongest.

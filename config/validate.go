@@ -20,7 +20,7 @@ var Engines = []string{
 }
 
 var (
-	strategies     = []string{StrategyRenameSwap, StrategyCloneSwap}
+	strategies     = []string{StrategyRenameSwap, StrategyCloneSwap, StrategyStackSwap}
 	laterStrategy  = []string{"blue-green", "replica"}
 	verifyLevels   = []string{VerifyCount, VerifyETag, VerifyChecksum, VerifyContent}
 	maxSuffixRunes = maxRDSIdentifier - 1 - len(RetiredSuffix)
@@ -124,7 +124,7 @@ func (l *loader) checkStrategy(s string, rng hcl.Range) bool {
 			"The %q strategy is planned but not implemented. Use \"rename-swap\" (clone, then rename the clone into the original's name) or \"clone-swap\" (clone everything, then clone back into the original names).", s)
 	default:
 		l.errorf(&rng, "Unknown migration strategy",
-			"%q is not a migration strategy.%s Use \"rename-swap\" (the default) or \"clone-swap\".", s, didYouMean(s, strategies))
+			"%q is not a migration strategy.%s Use \"rename-swap\" (the default), \"clone-swap\" or, for an environment that is a CloudFormation stack, \"stack-swap\".", s, didYouMean(s, strategies))
 	}
 	return false
 }
