@@ -3,6 +3,7 @@ package executor
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/envmig/envmig/planner/plan"
 )
@@ -33,6 +34,8 @@ func (e *StepError) Error() string {
 		msg += fmt.Sprintf("\nthe automatic rollback stopped: %v\nrun `envmig rollback` to finish undoing the run", e.RollbackErr)
 	case e.RolledBack:
 		msg += "\nevery completed step was undone: the environment is as it was before the run"
+	case errors.As(e.Err, new(*ChangedError)):
+		// The ChangedError says what to do.
 	case e.Op == "apply" && e.Step.Phase == plan.PhaseCommit:
 		msg += "\nthe run is past the point of no return: fix the cause and run `envmig resume` to finish it"
 	case e.Op == "apply":
@@ -94,3 +97,21 @@ func (e *JournalError) Error() string {
 }
 
 func (e *JournalError) Unwrap() error { return e.Err }
+
+// ChangedError reports originals that changed after their copy was taken:
+// the freeze did not hold. A step that returns it (wrapped or not) stops
+// the run before anything is destroyed, without the automatic rollback
+// a failed prepare step gets: the operator decides. Resuming copies the
+// difference into the copy, verifies it and goes on; before the point of
+// no return, rollback undoes the run instead.
+type ChangedError struct {
+	// Changes describe what changed, one line per original ("s3://shop-
+	// prod-uploads: 1 added (late/order-123.json), 1 removed (img/7.png)").
+	Changes []string
+}
+
+func (e *ChangedError) Error() string {
+	return "the originals changed after their copy was taken, so the copy may miss data:\n  - " + strings.Join(e.Changes, "\n  - ") +
+		"\nnothing was destroyed. Stop whatever writes to them, then run `envmig resume` (it copies the difference and verifies again)" +
+		", or `envmig rollback` before the point of no return to undo the run"
+}

@@ -38,6 +38,9 @@ type Executor struct {
 	Now func() time.Time
 	// Hook, when set, is called at every crash point (tests).
 	Hook func(op, stepID, point string)
+	// Blobs keeps the run's large records (bucket manifests); the
+	// journal's backend. Steps that need them fail without.
+	Blobs Blobs
 }
 
 // Apply runs every step not yet done, in order. A failure before the gate
@@ -79,7 +82,8 @@ func (e *Executor) Apply(ctx context.Context) error {
 			return &InterruptedError{Last: last, InFlight: step.ID, AfterGate: e.State.GatePassed(), Op: "apply"}
 		}
 		serr := &StepError{Step: step, Op: "apply", Err: err}
-		if step.Phase != plan.PhaseCommit && !e.stopRequested() {
+		var changed *ChangedError
+		if step.Phase != plan.PhaseCommit && !e.stopRequested() && !errors.As(err, &changed) {
 			if rerr := e.rollback(ctx); rerr != nil {
 				serr.RollbackErr = rerr
 			} else {
@@ -89,7 +93,11 @@ func (e *Executor) Apply(ctx context.Context) error {
 		return serr
 	}
 	e.State.Status = statefile.RunApplied
-	e.State.Kept = append(e.State.Kept, p.Leftovers...)
+	retired := e.now()
+	for _, l := range p.Leftovers {
+		l.RetiredAt = retired
+		e.State.Kept = append(e.State.Kept, l)
+	}
 	e.archive()
 	return e.save()
 }
@@ -213,6 +221,7 @@ func (e *Executor) stepContext(i int, op string) *StepContext {
 		Step:    step,
 		Op:      op,
 		started: e.State.StartedAt,
+		blobs:   e.Blobs,
 		values:  e.State.Steps[i].Values,
 		lookup: func(stepID, key string) string {
 			if r := e.State.Step(stepID); r != nil {

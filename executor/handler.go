@@ -76,6 +76,7 @@ type StepContext struct {
 	Op string
 
 	started time.Time
+	blobs   Blobs
 	values  map[string]string
 	lookup  func(stepID, key string) string
 	record  func(key, value string) error

@@ -2,6 +2,7 @@ package planner
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/envmig/envmig/config"
@@ -25,18 +26,27 @@ import (
 //	EM120 temporary name taken                       error
 //	EM121 retired name taken                         error
 //	EM130 KMS key unreadable or disabled             error
-//	EM140 object lock on a bucket to be copied       warning (error when it must be deleted)
+//	EM140 object lock on a bucket to be emptied      error
 //	EM141 conditional policy on a bucket to copy     warning
-//	EM142 bucket settings not copied                 warning
+//	EM142 (retired: superseded by EM160–EM169)
 //	EM143 listing capped: estimates are lower bounds warning
 //	EM144 moved_from already done                    warning
+//	EM145 versions would be lost                     error
+//	EM146 history copied, version IDs change         warning
 //	EM150 MinSize lowered during standby             warning
 //	EM151 Standby in batches of 20                   warning
 //	EM152 no instance in service                     warning
 //	EM153 nothing switches the environment off       warning
+//	EM154 database writes are invisible to envmig    warning
+//	EM155 a run switched it off and never put it back error
+//	EM160–EM169 bucket settings (bucketsettings.go)
+//	EM190 a switch's resource does not exist         error
+//	EM191 a switch is already off                    warning
 type analyzer struct {
 	diags []plan.Diagnostic
 }
+
+func (a *analyzer) add(d ...plan.Diagnostic) { a.diags = append(a.diags, d...) }
 
 func (a *analyzer) errorf(code, resource, summary, detail, fix string) {
 	a.diags = append(a.diags, plan.Diagnostic{Severity: plan.SeverityError, Code: code, Resource: resource, Summary: summary, Detail: detail, Fix: fix})
@@ -162,26 +172,16 @@ func (a *analyzer) buckets(bps []bucketPlan, copies []bucketCopy, obs *live.Obse
 		if src == nil {
 			continue
 		}
-		if src.ObjectLock {
-			if bp.regions {
-				a.errorf("EM140", addr, fmt.Sprintf("%s has object lock and would have to be deleted", c.from),
-					"Moving a bucket to another region under the same name deletes the original, which object lock forbids.",
-					"Move the objects to a new name with moved_from instead.")
-			} else {
-				a.warnf("EM140", addr, fmt.Sprintf("%s has object lock", c.from),
-					"Retention settings of the objects are not copied; the copy is not locked.",
-					"Configure object lock on the new bucket yourself if you need it.")
-			}
+		if src.ObjectLock && bp.regions {
+			a.errorf("EM140", addr, fmt.Sprintf("%s has object lock and would have to be emptied and deleted", c.from),
+				"Moving a bucket to another region under the same name deletes the original, which object lock forbids.",
+				"Move the objects to a new name with moved_from instead.")
 		}
+		a.history(c)
 		if src.PolicyHasConditions {
 			a.warnf("EM141", addr, fmt.Sprintf("the bucket policy of %s has conditions", c.from),
 				"A policy with conditions (source IP, VPC endpoint, TLS) can deny the copy's own requests.",
 				"Check the policy allows this caller, or run envmig where the policy's conditions hold.")
-		}
-		if src.HasPolicy || src.Encryption == "aws:kms" {
-			a.warnf("EM142", addr, fmt.Sprintf("%s has settings a copy does not carry", c.from),
-				"envmig creates the new bucket with versioning and tags only; bucket policy, lifecycle rules, CORS, notifications and KMS default encryption are not copied.",
-				fmt.Sprintf("Apply those settings to %s with your provisioning tool.", c.to))
 		}
 		if src.Truncated {
 			a.warnf("EM143", addr, fmt.Sprintf("%s has more objects than the planner lists", c.from),
@@ -203,6 +203,10 @@ func (a *analyzer) services(svcs []serviceTarget, obs *live.Observed, migrate bo
 			a.errorf("EM102", s.address, fmt.Sprintf("Auto Scaling group %s does not exist", s.group),
 				"The service block names the group whose instances go to Standby during the migration.",
 				"Check the group name, the account and the region.")
+			continue
+		}
+		if g.StandbyRun != "" {
+			a.orphan(s.address, "Auto Scaling group "+s.group, g.StandbyRun)
 			continue
 		}
 		if !migrate {
@@ -233,4 +237,41 @@ func engineFamily(engine string) string {
 		}
 	}
 	return engine
+}
+
+// history reports what a copy does with a versioned bucket's history: a
+// bucket recreated under a new name or region keeps every noncurrent
+// version and delete marker (their IDs change), unless the spec accepts
+// losing them.
+func (a *analyzer) history(c bucketCopy) {
+	src := c.bp.src
+	addr := c.bp.t.address
+	if src == nil || src.Versioning == "" || !c.recreates() {
+		return
+	}
+	stake := src.NoncurrentVersions + src.DeleteMarkers
+	count := humanizeCount(stake, src.HistoryTruncated)
+	switch {
+	case c.bp.t.cfg.DiscardNoncurrentVersions:
+		if stake > 0 {
+			a.warnf("EM145", addr, fmt.Sprintf("%s noncurrent versions and delete markers of %s are discarded", count, c.from),
+				"discard_noncurrent_versions = true: only the current objects are copied, and the history is lost when the original is deleted.", "")
+		}
+	case c.bp.versioning == "false" && stake > 0:
+		a.errorf("EM145", addr, fmt.Sprintf("%s keeps %s noncurrent versions and delete markers that an unversioned %s cannot hold", c.from, count, c.bp.t.name),
+			"The spec turns versioning off for the new bucket, so the history of the old one would be lost.",
+			fmt.Sprintf("Remove versioning = false, or set discard_noncurrent_versions = true on %s to accept losing them.", addr))
+	case stake > 0:
+		a.warnf("EM146", addr, fmt.Sprintf("the history of %s is copied: %s noncurrent versions and delete markers, oldest first", c.from, count),
+			"Each key keeps its versions in order, but S3 gives every copied version a new version ID and a new modification time: anything that refers to a version by ID must be updated.",
+			"")
+	}
+}
+
+func humanizeCount(n int64, truncated bool) string {
+	s := strconv.FormatInt(n, 10)
+	if truncated {
+		s = "at least " + s
+	}
+	return s
 }

@@ -115,11 +115,16 @@ func Clone(cfg *config.Config, env *config.Environment, obs *live.Observed, name
 		}
 		tags := userTags(l.Tags)
 		tags[CloneTagKey] = origin
-		bp := bucketPlan{t: bucketTarget{cfg: bt.cfg, address: bt.address, name: target}, src: l, tags: tags,
+		bp := bucketPlan{t: bucketTarget{cfg: bt.cfg, address: bt.address, name: target}, src: l, tags: tags, region: l.Region,
 			versioning: strconv.FormatBool(l.Versioning == "Enabled")}
-		b.createBucket(plan.PhasePrepare, bp, target, l.Region, "Create")
-		b.copyBucket(plan.PhasePrepare, bp, origin, target, plan.CopyPrecopy)
-		b.verifyBucket(plan.PhasePrepare, bp, origin, target, "clone")
+		settings, diags := BucketSettings(SettingsMove{Kind: MoveClone, Address: bt.address, Source: l, Target: target, Region: l.Region})
+		a.add(diags...)
+		c := bucketCopy{bp: bp, from: origin, to: target, toSettings: settings}
+		b.createFor(c)
+		b.copyStep(plan.PhasePrepare, c, plan.BucketCopyParams{Source: origin, Destination: target, Mode: plan.CopyPrecopy})
+		level := env.Migration.Verify.Objects
+		b.verifyStep(plan.PhasePrepare, c, "clone", plan.VerifyBucketParams{Source: origin, Destination: target, Objects: level})
+		b.configureIn(plan.PhasePrepare, c, target, l.Region, settings, "")
 		p.Resources = append(p.Resources, plan.Resource{Address: bt.address, Kind: plan.KindBucket, Name: bt.cfg.Name, ID: target, Action: plan.ActionCreate,
 			Changes: []plan.Change{{Attribute: "clone_of", Before: "(none)", After: origin}}})
 	}

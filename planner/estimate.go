@@ -39,13 +39,14 @@ const (
 
 // estimator fills each step's EstimateSeconds and the plan's totals.
 type estimator struct {
-	buckets map[string]plan.Observation // by bucket name
-	dbs     map[string]plan.Observation // by resource address
-	groups  map[string]plan.Observation // by group name
+	buckets  map[string]plan.Observation // by bucket name
+	dbs      map[string]plan.Observation // by resource address
+	groups   map[string]plan.Observation // by group name
+	switches map[string]plan.Observation // by address
 }
 
 func newEstimator(obs []plan.Observation) *estimator {
-	e := &estimator{buckets: map[string]plan.Observation{}, dbs: map[string]plan.Observation{}, groups: map[string]plan.Observation{}}
+	e := &estimator{buckets: map[string]plan.Observation{}, dbs: map[string]plan.Observation{}, groups: map[string]plan.Observation{}, switches: map[string]plan.Observation{}}
 	for _, o := range obs {
 		switch o.Kind {
 		case plan.KindBucket:
@@ -54,6 +55,8 @@ func newEstimator(obs []plan.Observation) *estimator {
 			e.dbs[o.Address] = o
 		case plan.KindService:
 			e.groups[o.ID] = o
+		case plan.KindSwitch:
+			e.switches[o.Address] = o
 		}
 	}
 	return e
@@ -92,6 +95,12 @@ func (e *estimator) step(s *plan.Step, est *plan.Estimate, precopy map[string]in
 		return secStandbyBase + secStandbyBatch*int64(max(0, (n-1)/20))
 	case plan.GroupResumeParams:
 		return secResume
+	case plan.SwitchOffParams:
+		return e.num(e.switches["switch."+p.Name], "stop_seconds")
+	case plan.SwitchOnParams:
+		return e.num(e.switches["switch."+p.Name], "start_seconds")
+	case plan.BucketConfigureParams, plan.BucketCaptureParams:
+		return secBucketCreate
 	case plan.DBSnapshotParams:
 		gib := e.num(e.dbs[s.Resource], "allocated_storage")
 		est.SnapshotGiB += gib

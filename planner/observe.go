@@ -39,6 +39,9 @@ func Request(cfg *config.Config, env *config.Environment, stack map[string]live.
 	for _, s := range t.services {
 		req.Groups = append(req.Groups, s.group)
 	}
+	for _, s := range switchTargets(env) {
+		req.Switches = append(req.Switches, s.ref())
+	}
 	req.Databases = uniq(req.Databases)
 	req.Buckets = uniq(req.Buckets)
 	req.Groups = uniq(req.Groups)
@@ -82,6 +85,9 @@ func observations(t targets, obs *live.Observed) []plan.Observation {
 	}
 	if t.stack != "" {
 		out = append(out, stackObservation(t.stack, t.logicalIDs, obs.StackResources, obs.StackFound))
+	}
+	for _, s := range t.switches {
+		out = append(out, switchObservation(s, s.observed(obs)))
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Address < out[j].Address })
 	return dedupe(out)
@@ -192,12 +198,23 @@ func bucketObservation(address, name string, b *live.Bucket) plan.Observation {
 	if run := b.RunTag(); run != "" {
 		o.Attrs["envmig_run"] = run
 	}
+	addSettings(o.Attrs, b)
 	o.Info = map[string]string{
 		"objects":        strconv.FormatInt(b.Objects, 10),
 		"bytes":          strconv.FormatInt(b.Bytes, 10),
 		"recent_objects": strconv.FormatInt(b.RecentObjects, 10),
 		"recent_bytes":   strconv.FormatInt(b.RecentBytes, 10),
 		"truncated":      strconv.FormatBool(b.Truncated),
+	}
+	if b.Versioning != "" {
+		o.Info["noncurrent_versions"] = strconv.FormatInt(b.NoncurrentVersions, 10)
+		o.Info["delete_markers"] = strconv.FormatInt(b.DeleteMarkers, 10)
+		o.Info["history_truncated"] = strconv.FormatBool(b.HistoryTruncated)
+	}
+	for name, st := range b.Settings {
+		if st.Summary != "" {
+			o.Info["setting."+name] = st.Summary
+		}
 	}
 	return o
 }
@@ -212,6 +229,7 @@ func groupObservation(address, name string, g *live.Group) plan.Observation {
 		"min_size":            strconv.Itoa(int(g.MinSize)),
 		"max_size":            strconv.Itoa(int(g.MaxSize)),
 		"suspended_processes": strings.Join(g.SuspendedProcesses, ","),
+		"standby_run":         g.StandbyRun,
 	}
 	states := make([]string, len(g.Instances))
 	for i, in := range g.Instances {
@@ -391,4 +409,33 @@ func Refresh(p *plan.Plan, obs *live.Observed) []plan.Observation {
 		}
 	}
 	return out
+}
+
+// addSettings records what the planner reads of a bucket's settings: each
+// setting's state and digest (a change makes the plan stale) and the
+// details the carry's analysis uses.
+func addSettings(attrs map[string]string, b *live.Bucket) {
+	for name, st := range b.Settings {
+		attrs["setting."+name] = st.State + " " + st.Digest
+	}
+	put := func(k, v string) {
+		if v != "" {
+			attrs[k] = v
+		}
+	}
+	put("encryption_kms_key", b.EncryptionKMSKey)
+	if b.EncryptionBucketKey {
+		attrs["encryption_bucket_key"] = "true"
+	}
+	if b.PolicyNameMentions > 0 {
+		attrs["policy_name_mentions"] = strconv.Itoa(b.PolicyNameMentions)
+	}
+	put("notification_targets", strings.Join(b.NotificationTargets, ","))
+	if b.NotificationEventBridge {
+		attrs["notification_eventbridge"] = "true"
+	}
+	put("logging_target", b.LoggingTarget)
+	put("replication_role", b.ReplicationRole)
+	put("replication_destinations", strings.Join(b.ReplicationDestinations, ","))
+	put("object_lock_retention", b.ObjectLockRetention)
 }

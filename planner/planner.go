@@ -35,6 +35,12 @@ func Plan(cfg *config.Config, env *config.Environment, obs *live.Observed, opts 
 		strategy = config.StrategyRenameSwap
 	}
 	t := resolve(env, obs.StackResources, obs.StackFound)
+	if strategy == config.StrategyStackSwap {
+		t.diags = append(t.diags, plan.Diagnostic{Severity: plan.SeverityError, Code: "EM180",
+			Summary: "strategy \"stack-swap\" is not supported by this envmig yet",
+			Detail:  "It builds the environment again from its new template through CloudFormation.",
+			Fix:     "Use strategy = \"rename-swap\" or \"clone-swap\" meanwhile."})
+	}
 	p := &plan.Plan{
 		Lineage:      opts.Lineage,
 		CreatedAt:    opts.Now.UTC(),
@@ -68,16 +74,29 @@ func Plan(cfg *config.Config, env *config.Environment, obs *live.Observed, opts 
 		cloneEverything(dbs, buckets)
 	}
 
-	b := &builder{lineage: opts.Lineage, env: env, region: obs.Region, strategy: strategy}
+	switches := switchTargets(env)
+	b := &builder{lineage: opts.Lineage, env: env, region: obs.Region, strategy: strategy, switches: map[string]*live.Switch{}}
+	for _, s := range switches {
+		b.switches[s.address] = s.observed(obs)
+	}
 	a := &analyzer{diags: t.diags}
 	a.databases(dbs, obs, strategy, migrate)
 	a.services(t.services, obs, migrate)
+	a.switches(switches, obs, migrate)
 	var copies []bucketCopy
 	if migrate {
-		copies = b.bucketCopies(buckets)
+		copies = b.bucketCopies(buckets, a)
 	}
 	a.buckets(buckets, copies, obs)
-	if migrate && len(t.services) == 0 {
+	for _, d := range dbs {
+		if d.res.Action == plan.ActionMigrate && len(env.Migration.Verify.Commands) == 0 {
+			a.warnf("EM154", d.t.address, fmt.Sprintf("envmig cannot see writes to the rows of %s", d.t.id),
+				"The freeze proof compares what RDS exposes (settings, status); a row written during the standby is invisible to it, and a moving LatestRestorableTime proves nothing. Your own check is the proof for the data.",
+				"Add a migration { verify { command \"rows\" { run = \"...\" } } } that compares row counts or a checksum of key tables between the original and the clone (ENVMIG_DATABASE_<NAME> names the clone; take credentials from the environment at run time): see docs/migration-model.md.")
+			break
+		}
+	}
+	if migrate && len(t.services) == 0 && len(switches) == 0 {
 		a.warnf("EM153", "", "no service block: nothing stops users writing during the copy",
 			"Without a service, envmig cannot put the environment in standby; writes made while the data is copied can be lost.",
 			"Add a service block naming the Auto Scaling group in front of the data.")
@@ -96,9 +115,20 @@ func Plan(cfg *config.Config, env *config.Environment, obs *live.Observed, opts 
 		}
 		p.Resources = append(p.Resources, plan.Resource{Address: s.address, Kind: plan.KindService, Name: s.cfg.Name, ID: s.group, Action: act})
 	}
+	for _, s := range switches {
+		act := plan.ActionNoOp
+		if migrate {
+			act = plan.ActionRead
+		}
+		id := s.cfg.Target
+		if id == "" {
+			id = s.cfg.Name
+		}
+		p.Resources = append(p.Resources, plan.Resource{Address: s.address, Kind: plan.KindSwitch, Name: s.cfg.Name, ID: id, Action: act})
+	}
 	p.Diagnostics = sortDiagnostics(a.diags)
 	if changes && len(p.Errors()) == 0 {
-		p.Steps = b.steps(dbs, buckets, t.services, migrate)
+		p.Steps = b.steps(dbs, buckets, t.services, switches, copies, migrate)
 		p.Leftovers = b.leftovers
 	}
 	newEstimator(p.Observations).run(p)

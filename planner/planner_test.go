@@ -163,7 +163,7 @@ func TestCloneSwapClonesEverythingAndBack(t *testing.T) {
 	p := mustPlan(t, cfg, env, liveShop())
 	want := []string{
 		"preflight", "bucket.create.uploads.temporary", "bucket.copy.uploads.precopy", "group.standby.web",
-		"db.snapshot.main", "db.copy-snapshot.main", "db.restore.main", "bucket.copy.uploads.delta",
+		"bucket.copy.uploads.delta", "db.snapshot.main", "db.copy-snapshot.main", "db.restore.main",
 		"verify.bucket.uploads.clone", "verify.database.main.clone", "verify.frozen", "verify.http.health", "gate",
 		"db.delete.main", "db.snapshot.main.clone", "db.restore.main.original", "verify.database.main.final",
 		"bucket.copy.uploads.final", "verify.bucket.uploads.final", "group.resume.web",
@@ -244,7 +244,7 @@ func TestWarningsForTheGroup(t *testing.T) {
 	for _, d := range p.Diagnostics {
 		codes = append(codes, d.Code)
 	}
-	if diff := cmp.Diff([]string{"EM150", "EM151"}, codes); diff != "" {
+	if diff := cmp.Diff([]string{"EM150", "EM151", "EM154"}, codes); diff != "" {
 		t.Fatal(diff)
 	}
 	if !p.HasChanges() {
@@ -267,7 +267,8 @@ func TestMovedBucket(t *testing.T) {
 		t.Fatal(diff)
 	}
 	create, _ := p.Step("bucket.create.uploads")
-	if diff := cmp.Diff(plan.BucketCreateParams{Bucket: "shop-prod-uploads", Region: "us-east-1", Versioning: true, Tags: map[string]string{"team": "web"}}, create.Params); diff != "" {
+	if diff := cmp.Diff(plan.BucketCreateParams{Bucket: "shop-prod-uploads", Region: "us-east-1", Versioning: true, Tags: map[string]string{"team": "web"},
+		Settings: &plan.SettingsCarry{Source: "shop-uploads-legacy", Expected: map[string]string{}}}, create.Params); diff != "" {
 		t.Fatal(diff)
 	}
 	if len(p.Leftovers) != 1 || p.Leftovers[0].ID != "shop-uploads-legacy" {

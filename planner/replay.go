@@ -27,6 +27,7 @@ func Replay(p *plan.Plan) *live.Observed {
 		Buckets:   map[string]*live.Bucket{},
 		Groups:    map[string]*live.Group{},
 		KMSKeys:   map[string]*live.KMSKey{},
+		Switches:  map[string]*live.Switch{},
 	}
 	for _, o := range p.Observations {
 		aux := isAux(o.Address)
@@ -45,6 +46,9 @@ func Replay(p *plan.Plan) *live.Observed {
 			obs.Groups[o.ID] = replayGroup(o)
 		case plan.KindKMSKey:
 			obs.KMSKeys[o.ID] = &live.KMSKey{Ref: o.ID, Readable: o.Exists, ARN: o.Attrs["arn"], Enabled: o.Attrs["enabled"] == "true", Error: o.Info["error"]}
+		case plan.KindSwitch:
+			k, sw := replaySwitch(o)
+			obs.Switches[k] = sw
 		case plan.KindStack:
 			obs.StackFound = o.Exists
 			obs.StackResources = map[string]live.StackResource{}
@@ -122,6 +126,9 @@ func replayBucket(o plan.Observation) *live.Bucket {
 	b.Objects, b.Bytes = num("objects"), num("bytes")
 	b.RecentObjects, b.RecentBytes = num("recent_objects"), num("recent_bytes")
 	b.Truncated = info["truncated"] == "true"
+	b.NoncurrentVersions, b.DeleteMarkers = num("noncurrent_versions"), num("delete_markers")
+	b.HistoryTruncated = info["history_truncated"] == "true"
+	replaySettings(b, o)
 	return b
 }
 
@@ -136,6 +143,7 @@ func replayGroup(o plan.Observation) *live.Group {
 	if s := o.Attrs["suspended_processes"]; s != "" {
 		g.SuspendedProcesses = strings.Split(s, ",")
 	}
+	g.StandbyRun = o.Attrs["standby_run"]
 	for _, e := range strings.Split(o.Info["instance_states"], ",") {
 		if id, state, ok := strings.Cut(e, "="); ok {
 			g.Instances = append(g.Instances, live.Instance{ID: id, LifecycleState: state})
@@ -181,4 +189,35 @@ func Rederive(cfg *config.Config, p *plan.Plan) (string, error) {
 func RederiveCleanup(kept []plan.Leftover, p *plan.Plan) string {
 	q := Cleanup(p.Environment, kept, Replay(p), Options{Lineage: p.Lineage, Now: p.CreatedAt, Tool: p.Tool})
 	return plan.FirstDifference(p, q)
+}
+
+// replaySettings is addSettings' inverse.
+func replaySettings(b *live.Bucket, o plan.Observation) {
+	a := o.Attrs
+	for k, v := range a {
+		name, ok := strings.CutPrefix(k, "setting.")
+		if !ok {
+			continue
+		}
+		if b.Settings == nil {
+			b.Settings = map[string]live.BucketSetting{}
+		}
+		state, digest, _ := strings.Cut(v, " ")
+		b.Settings[name] = live.BucketSetting{State: state, Digest: digest, Summary: o.Info["setting."+name]}
+	}
+	list := func(k string) []string {
+		if a[k] == "" {
+			return nil
+		}
+		return strings.Split(a[k], ",")
+	}
+	b.EncryptionKMSKey = a["encryption_kms_key"]
+	b.EncryptionBucketKey = a["encryption_bucket_key"] == "true"
+	b.PolicyNameMentions, _ = strconv.Atoi(a["policy_name_mentions"])
+	b.NotificationTargets = list("notification_targets")
+	b.NotificationEventBridge = a["notification_eventbridge"] == "true"
+	b.LoggingTarget = a["logging_target"]
+	b.ReplicationRole = a["replication_role"]
+	b.ReplicationDestinations = list("replication_destinations")
+	b.ObjectLockRetention = a["object_lock_retention"]
 }

@@ -42,6 +42,7 @@ type targets struct {
 	// the logical IDs it names.
 	stack      string
 	logicalIDs []string
+	switches   []switchTarget
 }
 
 // CloudFormation types a logical ID must have for each block.
@@ -57,6 +58,7 @@ func resolve(env *config.Environment, stack map[string]live.StackResource, stack
 	var t targets
 	m := env.Migration
 	t.stack = env.Stack
+	t.switches = switchTargets(env)
 	physical := func(address, logicalID, wantType string) string {
 		t.logicalIDs = append(t.logicalIDs, logicalID)
 		if env.Stack != "" && !stackFound {

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/envmig/envmig/config"
+	"github.com/envmig/envmig/planner/live"
 	"github.com/envmig/envmig/planner/plan"
 )
 
@@ -21,6 +22,8 @@ type builder struct {
 	prepare, commit []plan.Step
 	leftovers       []plan.Leftover
 	standby         bool // appending inside the standby window
+	// switches are the observed switches, by address.
+	switches map[string]*live.Switch
 }
 
 func (b *builder) add(phase plan.Phase, s plan.Step) {
@@ -33,59 +36,60 @@ func (b *builder) add(phase plan.Phase, s plan.Step) {
 	}
 }
 
-func (b *builder) keep(kind, id, region, why string) {
-	b.leftovers = append(b.leftovers, plan.Leftover{Kind: kind, ID: id, Region: region, Why: why, Run: b.lineage})
+func (b *builder) keep(kind, id, region, why string, with ...func(*plan.Leftover)) {
+	l := plan.Leftover{Kind: kind, ID: id, Region: region, Why: why, Run: b.lineage}
+	for _, f := range with {
+		f(&l)
+	}
+	b.leftovers = append(b.leftovers, l)
 }
 
-// copies says which buckets a migration copies, and how.
-type bucketCopy struct {
-	bp   bucketPlan
-	from string // the bucket holding the objects
-	to   string // the bucket the prepare phase fills
-	// back is true when the commit phase copies `to` back into the
-	// original name (clone-swap, region move).
-	back bool
-}
-
-func (b *builder) steps(dbs []dbPlan, buckets []bucketPlan, services []serviceTarget, migrate bool) []plan.Step {
+func (b *builder) steps(dbs []dbPlan, buckets []bucketPlan, services []serviceTarget, switches []switchTarget, copies []bucketCopy, migrate bool) []plan.Step {
 	b.add(plan.PhasePrepare, plan.Step{
 		ID: "preflight", Action: plan.Preflight, Params: plan.PreflightParams{},
 		Description: fmt.Sprintf("Check the caller is in an allowed account and region %s, and that nothing changed since the plan", b.region),
 	})
-	var copies []bucketCopy
 	var migrating []dbPlan
-	if migrate {
-		copies = b.bucketCopies(buckets)
-		for _, d := range dbs {
-			if d.res.Action == plan.ActionMigrate {
-				migrating = append(migrating, d)
-			}
+	if !migrate {
+		copies, services, switches = nil, nil, nil
+	}
+	for _, d := range dbs {
+		if migrate && d.res.Action == plan.ActionMigrate {
+			migrating = append(migrating, d)
 		}
 	}
 	for _, c := range copies {
-		b.createBucket(plan.PhasePrepare, c.bp, c.to, c.bp.region, "Create")
-		b.copyBucket(plan.PhasePrepare, c.bp, c.from, c.to, plan.CopyPrecopy)
+		b.prepareCopy(c)
 	}
+	// The standby: the groups first (no user reaches the data), then every
+	// other writer.
 	var standbyIDs []string
-	if migrate {
-		for _, s := range services {
-			id := "group.standby." + s.cfg.Name
-			standbyIDs = append(standbyIDs, id)
-			b.add(plan.PhasePrepare, plan.Step{
-				ID: id, Action: plan.GroupStandby, Resource: s.address,
-				Description: fmt.Sprintf("Take %s out of service: suspend scaling processes, move every InService instance to Standby", s.group),
-				Undo:        "Move the instances back to InService and restore the group's sizes and processes",
-				Params:      plan.GroupStandbyParams{Group: s.group},
-			})
-		}
-		b.standby = len(services) > 0
+	for _, s := range services {
+		id := "group.standby." + s.cfg.Name
+		standbyIDs = append(standbyIDs, id)
+		b.add(plan.PhasePrepare, plan.Step{
+			ID: id, Action: plan.GroupStandby, Resource: s.address,
+			Description: fmt.Sprintf("Take %s out of service: suspend its scaling processes (instance refresh included), move every InService instance to Standby", s.group),
+			Undo:        "Move the instances back to InService and restore the group's sizes and processes",
+			Params:      plan.GroupStandbyParams{Group: s.group},
+		})
+		b.standby = true
+	}
+	for _, sw := range switches {
+		b.switchOff(sw)
+		b.standby = true
+	}
+	// The deltas first: they record the originals' manifests as close to
+	// the start of the standby as possible, and every later check compares
+	// the originals with them.
+	for _, c := range copies {
+		b.standbyCopy(c)
 	}
 	for _, d := range migrating {
 		b.cloneDatabase(d)
 	}
 	for _, c := range copies {
-		b.copyBucket(plan.PhasePrepare, c.bp, c.from, c.to, plan.CopyDelta)
-		b.verifyBucket(plan.PhasePrepare, c.bp, c.from, c.to, "clone")
+		b.verifyCopy(c)
 	}
 	for _, d := range migrating {
 		b.verifyDatabase(plan.PhasePrepare, d, d.t.temp, "clone", false)
@@ -94,32 +98,32 @@ func (b *builder) steps(dbs []dbPlan, buckets []bucketPlan, services []serviceTa
 		b.verifyFrozen(dbs, copies, services, standbyIDs)
 		b.userChecks(migrating, copies)
 	}
+	gp := plan.GateParams{Environment: b.env.Name}
+	if migrate {
+		gp.Recheck = "verify.frozen"
+	}
 	gate := plan.Step{
 		ID: "gate", Phase: plan.PhaseGate, Action: plan.Gate, InStandby: b.standby,
-		Description: "Point of no return: from here the originals change and the run can only roll forward",
-		Params:      plan.GateParams{Environment: b.env.Name},
+		Description: "Point of no return: confirm, then check once more that nothing changed the originals; from here the originals change and the run can only roll forward",
+		Params:      gp,
 	}
 	for _, d := range migrating {
 		b.swapDatabase(d)
 	}
 	var tail []func()
 	for _, c := range copies {
-		if c.back {
-			tail = append(tail, b.copyBack(c))
-		} else if c.bp.move {
-			b.keep(plan.LeftoverBucket, c.from, c.bp.src.Region, "the bucket the objects moved from")
-		}
+		tail = append(tail, b.commitCopy(c))
 	}
 	b.inPlace(dbs, buckets, migrate)
 	for i, s := range services {
-		if !migrate {
-			break
-		}
 		b.add(plan.PhaseCommit, plan.Step{
 			ID: "group.resume." + s.cfg.Name, Action: plan.GroupResume, Resource: s.address,
-			Description: fmt.Sprintf("Put %s back in service: instances to InService, sizes and processes as they were", s.group),
+			Description: fmt.Sprintf("Put %s back in service: scaling processes resumed first, instances to InService, sizes as they were, then wait until every instance is healthy in its load balancers", s.group),
 			Params:      plan.GroupResumeParams{Group: s.group, StandbyStep: standbyIDs[i]},
 		})
+	}
+	for _, sw := range switches {
+		b.switchOn(sw)
 	}
 	b.standby = false
 	for _, d := range migrating {
@@ -137,98 +141,6 @@ func (b *builder) steps(dbs []dbPlan, buckets []bucketPlan, services []serviceTa
 	}
 	out := append(b.prepare, gate)
 	return append(out, b.commit...)
-}
-
-// bucketCopies picks the buckets a migration copies: moved buckets, region
-// moves, and under clone-swap every existing bucket.
-func (b *builder) bucketCopies(buckets []bucketPlan) []bucketCopy {
-	var out []bucketCopy
-	for _, bp := range buckets {
-		switch {
-		case bp.move:
-			out = append(out, bucketCopy{bp: bp, from: bp.t.source, to: bp.t.name})
-		case bp.regions:
-			out = append(out, bucketCopy{bp: bp, from: bp.t.name, to: bp.t.temp, back: true})
-		case b.strategy == config.StrategyCloneSwap && bp.live != nil && bp.live.Exists:
-			out = append(out, bucketCopy{bp: bp, from: bp.t.name, to: bp.t.temp, back: true})
-		}
-	}
-	return out
-}
-
-func (b *builder) createBucket(phase plan.Phase, bp bucketPlan, name, region, verb string) {
-	versioning := bp.versioning == "true"
-	if bp.versioning == "" && bp.src != nil {
-		versioning = bp.src.Versioning == "Enabled"
-	}
-	suffix := ""
-	if name != bp.t.name {
-		suffix = ".temporary"
-	}
-	s := plan.Step{
-		ID: "bucket.create." + bp.t.cfg.Name + suffix, Action: plan.BucketCreate, Resource: bp.t.address,
-		Description: fmt.Sprintf("%s bucket %s in %s", verb, name, region),
-		Params:      plan.BucketCreateParams{Bucket: name, Region: region, Versioning: versioning, Tags: maps.Clone(bp.tags)},
-		Creates:     []string{name},
-	}
-	if phase == plan.PhasePrepare {
-		s.Undo = fmt.Sprintf("Empty and delete %s (only if this run created it)", name)
-	}
-	if phase == plan.PhaseCommit {
-		s.ID = "bucket.create." + bp.t.cfg.Name + ".recreate"
-	}
-	b.add(phase, s)
-}
-
-func (b *builder) copyBucket(phase plan.Phase, bp bucketPlan, from, to string, mode plan.CopyMode) {
-	what := map[plan.CopyMode]string{
-		plan.CopyPrecopy: "Pre-copy %s to %s while the environment is live",
-		plan.CopyDelta:   "Copy what changed in %s since the pre-copy to %s",
-		plan.CopyFinal:   "Copy %s back to %s",
-	}[mode]
-	b.add(phase, plan.Step{
-		ID: "bucket.copy." + bp.t.cfg.Name + "." + string(mode), Action: plan.BucketCopy, Resource: bp.t.address,
-		Description: fmt.Sprintf(what, from, to),
-		Params:      plan.BucketCopyParams{Source: from, Destination: to, Mode: mode},
-	})
-}
-
-func (b *builder) verifyBucket(phase plan.Phase, bp bucketPlan, from, to, which string) {
-	level := b.env.Migration.Verify.Objects
-	b.add(phase, plan.Step{
-		ID: "verify.bucket." + bp.t.cfg.Name + "." + which, Action: plan.VerifyBucket, Resource: bp.t.address,
-		Description: fmt.Sprintf("Verify %s against %s by manifest (%s)", to, from, level),
-		Params:      plan.VerifyBucketParams{Source: from, Destination: to, Objects: level},
-	})
-}
-
-// copyBack returns the commit steps of a bucket that went through a
-// temporary: after the gate, its objects go back under the original name.
-func (b *builder) copyBack(c bucketCopy) func() {
-	bp := c.bp
-	if bp.regions {
-		b.add(plan.PhaseCommit, plan.Step{
-			ID: "bucket.delete." + bp.t.cfg.Name, Action: plan.BucketDelete, Resource: bp.t.address,
-			Description: fmt.Sprintf("Empty and delete %s in %s so its name can move to %s (its objects are verified in %s)", bp.t.name, bp.live.Region, bp.region, c.to),
-			Params:      plan.BucketDeleteParams{Bucket: bp.t.name, Region: bp.live.Region},
-			Removes:     []string{bp.t.name},
-		})
-		b.createBucket(plan.PhaseCommit, bp, bp.t.name, bp.region, "Re-create")
-	}
-	b.copyBucket(plan.PhaseCommit, bp, c.to, bp.t.name, plan.CopyFinal)
-	b.verifyBucket(plan.PhaseCommit, bp, c.to, bp.t.name, "final")
-	return func() {
-		if bp.regions {
-			b.keep(plan.LeftoverBucket, c.to, bp.region, "the verified copy of "+bp.t.name+", kept as a way back")
-			return
-		}
-		b.add(plan.PhaseCommit, plan.Step{
-			ID: "bucket.delete." + bp.t.cfg.Name + ".temporary", Action: plan.BucketDelete, Resource: bp.t.address,
-			Description: fmt.Sprintf("Empty and delete the clone %s: its objects are back in %s", c.to, bp.t.name),
-			Params:      plan.BucketDeleteParams{Bucket: c.to, Region: bp.region},
-			Removes:     []string{c.to},
-		})
-	}
 }
 
 // restoreParams are the parameters of a restore of d.
@@ -366,7 +278,8 @@ func (b *builder) verifyDatabase(phase plan.Phase, d dbPlan, identifier, which s
 }
 
 func (b *builder) verifyFrozen(dbs []dbPlan, copies []bucketCopy, services []serviceTarget, standbyIDs []string) {
-	var groups, ids, buckets []string
+	var groups, ids []string
+	var buckets []plan.BucketGuard
 	for _, s := range services {
 		groups = append(groups, s.group)
 	}
@@ -376,11 +289,11 @@ func (b *builder) verifyFrozen(dbs []dbPlan, copies []bucketCopy, services []ser
 		}
 	}
 	for _, c := range copies {
-		buckets = append(buckets, c.from)
+		buckets = append(buckets, c.guard(b.env.Migration.Verify.Objects))
 	}
 	b.add(plan.PhasePrepare, plan.Step{
 		ID: "verify.frozen", Action: plan.VerifyFrozen,
-		Description: "Verify nothing changed the originals during the standby: no instance back in service, no database modified, no object written",
+		Description: "Verify nothing changed the originals during the standby: no instance back in service, no database setting changed, every copied bucket still as its manifest (objects, versions, deletes)",
 		Params:      plan.VerifyFrozenParams{Groups: groups, Databases: ids, Buckets: buckets, StandbySteps: standbyIDs},
 	})
 }
@@ -448,7 +361,9 @@ func (b *builder) swapDatabase(d dbPlan) {
 			Params:      plan.DBRenameParams{From: d.t.id, To: d.t.retired, RetiredBy: b.lineage},
 			Removes:     []string{d.t.id}, Creates: []string{d.t.retired},
 		})
-		b.keep(plan.LeftoverDBInstance, d.t.retired, "", "the original "+d.t.id+", kept as the fastest way back")
+		b.keep(plan.LeftoverDBInstance, d.t.retired, "", "the original "+d.t.id+", kept as the fastest way back", func(l *plan.Leftover) {
+			l.Attrs = retiredSettings(d)
+		})
 		b.add(plan.PhaseCommit, plan.Step{
 			ID: "db.rename." + name + ".swap", Action: plan.DBRename, Resource: d.t.address,
 			Description: fmt.Sprintf("Rename the verified clone %s to %s", d.t.temp, d.t.id),
@@ -489,7 +404,12 @@ func (b *builder) inPlace(dbs []dbPlan, buckets []bucketPlan, migrate bool) {
 	for _, bp := range buckets {
 		switch {
 		case bp.create:
-			b.createBucket(plan.PhaseCommit, bp, bp.t.name, bp.region, "Create")
+			b.add(plan.PhaseCommit, plan.Step{
+				ID: "bucket.create." + bp.t.cfg.Name, Action: plan.BucketCreate, Resource: bp.t.address,
+				Description: fmt.Sprintf("Create bucket %s in %s", bp.t.name, bp.region),
+				Params:      plan.BucketCreateParams{Bucket: bp.t.name, Region: bp.region, Versioning: b.versioning(bp, false), Tags: maps.Clone(bp.tags)},
+				Creates:     []string{bp.t.name},
+			})
 		case bp.update && !bp.regions:
 			p := plan.BucketUpdateParams{Bucket: bp.t.name, Region: bp.region}
 			if v, err := strconv.ParseBool(bp.versioning); err == nil {
@@ -546,3 +466,18 @@ func changeList(cs []plan.Change) string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// retiredSettings are the settings of an original retired by a rename, as
+// the plan observed them: cleanup keeps it when they changed since (someone
+// uses it).
+func retiredSettings(d dbPlan) map[string]string {
+	attrs := dbObservation("", d.t.id, d.live).Attrs
+	out := map[string]string{}
+	for _, k := range RetiredKeys {
+		out[k] = attrs[k]
+	}
+	return out
+}
+
+// RetiredKeys are the settings of a retired database that cleanup compares.
+var RetiredKeys = []string{"engine_version", "instance_class", "allocated_storage", "storage_encrypted", "multi_az", "parameter_group", "db_subnet_group", "vpc_security_group_ids", "port"}

@@ -17,6 +17,7 @@ const (
 	RunApplied     = "applied"      // every step done
 	RunRolledBack  = "rolled-back"  // every started step undone
 	RunCleaned     = "cleaned"      // applied, then cleanup removed what it kept
+	RunRecovered   = "recovered"    // its journal was lost; `envmig recover` brought back what it switched off
 )
 
 // Step status values (StepRecord.Status).
@@ -113,7 +114,7 @@ func NewState(p *plan.Plan, operation string, now time.Time) *State {
 // back or cleaned.
 func (s *State) Finished() bool {
 	switch s.Status {
-	case RunApplied, RunRolledBack, RunCleaned:
+	case RunApplied, RunRolledBack, RunCleaned, RunRecovered:
 		return true
 	}
 	return false

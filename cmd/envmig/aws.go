@@ -59,7 +59,9 @@ func (g *globals) awsFor(ctx context.Context, cfg *config.Config) (*awsclient.Cl
 		return nil, fmt.Errorf("cannot read the AWS caller's identity, refusing to go on: %w", err)
 	}
 	awsclient.ExpectBucketOwner(&acfg, aws.ToString(id.Account))
-	return awsclient.New(acfg), nil
+	cl := awsclient.New(acfg)
+	cl.Account = aws.ToString(id.Account)
+	return cl, nil
 }
 
 // redactHeaders removes the credentials a request carries from a logged
@@ -88,5 +90,10 @@ func reader(cl *awsclient.Clients) *live.Reader {
 		AutoScaling:    cl.AutoScaling,
 		CloudFormation: cl.CloudFormation,
 		KMS:            cl.KMS,
+		EventBridge:    cl.EventBridge,
+		Scheduler:      cl.Scheduler,
+		ECS:            cl.ECS,
+		AppAutoScaling: cl.AppAutoScaling,
+		Lambda:         cl.Lambda,
 	}
 }

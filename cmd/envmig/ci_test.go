@@ -54,7 +54,7 @@ func TestTeamCityServiceMessagesDuringApply(t *testing.T) {
 	c.Env = []string{"TEAMCITY_VERSION=2025.07"}
 	r := c.Must(0, "apply", "-auto-approve", "plan.json")
 	for _, want := range []string{
-		"##teamcity[blockOpened name='group.standby.web' description='Take shop-prod-web out of service: suspend scaling processes, move every InService instance to Standby']\n",
+		"##teamcity[blockOpened name='group.standby.web' description='Take shop-prod-web out of service: suspend its scaling processes (instance refresh included), move every InService instance to Standby']\n",
 		"##teamcity[blockClosed name='group.resume.web']\n",
 	} {
 		if !strings.Contains(r.Stdout, want) {

@@ -92,7 +92,7 @@ func runApply(ctx context.Context, g *globals, o applyOptions) error {
 		}
 		return nil
 	}
-	s, err := g.openSession(ctx, p.Environment, "apply", p.Lineage, o.lockTimeout, check)
+	s, err := g.openSession(ctx, o.vars, p.Environment, "apply", p.Lineage, o.lockTimeout, check)
 	if err != nil {
 		return err
 	}
@@ -105,7 +105,7 @@ func runApply(ctx context.Context, g *globals, o applyOptions) error {
 	if err := s.store.Save(st); err != nil {
 		return err
 	}
-	fmt.Fprintf(g.stdout, "%s run %s on environment %q (%d steps, journal %s)\n\n", g.style().Bold("Applying"), p.Lineage, p.Environment, len(p.Steps), s.store.Path())
+	fmt.Fprintf(g.stdout, "%s run %s on environment %q (%d steps, journal %s)\n\n", g.style().Bold("Applying"), p.Lineage, p.Environment, len(p.Steps), s.store.Location())
 	err = s.execute(ctx, cl, o.autoApprove, modeApply)
 	return g.finish(s, err)
 }

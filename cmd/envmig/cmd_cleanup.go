@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -30,13 +31,13 @@ func cleanupCommand(g *globals) *cli.Command {
 }
 
 func runCleanup(ctx context.Context, g *globals, o stateRunOptions) error {
-	name, err := g.journalName(o.environment)
+	name, err := g.journalName(ctx, o.vars, o.environment)
 	if err != nil {
 		return err
 	}
-	s, err := g.openSession(ctx, name, "cleanup", "", o.lockTimeout, func(st *statefile.State) error {
+	s, err := g.openSession(ctx, o.vars, name, "cleanup", "", o.lockTimeout, func(st *statefile.State) error {
 		if st == nil {
-			return fmt.Errorf("no run recorded for %q in %s/: nothing to clean up", name, stateDir)
+			return fmt.Errorf("no run recorded for %q in %s: nothing to clean up", name, g.stateBackend.Location())
 		}
 		return unfinished(st)
 	})
@@ -59,10 +60,22 @@ func runCleanup(ctx context.Context, g *globals, o stateRunOptions) error {
 		return err
 	}
 	p := planner.Cleanup(name, kept, obs, planner.Options{Lineage: newLineage(), Now: time.Now(), Tool: version})
+	refused := planner.KeptForChanges(p)
 	if !p.HasChanges() {
-		s.state.Kept = nil
+		s.state.Kept = slices.DeleteFunc(s.state.Kept, func(l plan.Leftover) bool { return cleaned(p, l) })
+		if err := s.store.Save(s.state); err != nil {
+			return err
+		}
+		if len(refused) > 0 {
+			var buf bytes.Buffer
+			if err := view.PlanText(&buf, p, g.style()); err != nil {
+				return err
+			}
+			fmt.Fprint(g.stdout, g.redact(buf.String()))
+			return keptError(refused)
+		}
 		fmt.Fprintf(g.stdout, "Nothing to clean up: everything the runs kept is already gone.\n")
-		return s.store.Save(s.state)
+		return nil
 	}
 	if err := g.canConfirm(o.autoApprove, "cleanup"); err != nil {
 		return err
@@ -89,8 +102,23 @@ func runCleanup(ctx context.Context, g *globals, o stateRunOptions) error {
 	if err := s.store.Save(st); err != nil {
 		return err
 	}
+	if len(refused) > 0 {
+		fmt.Fprintf(g.stdout, "\nRemoved %d item(s) the runs of %q kept.\n", len(kept)-len(st.Kept), name)
+		return keptError(refused)
+	}
 	fmt.Fprintf(g.stdout, "\n%s Removed %d item(s) the runs of %q kept.\n", g.style().Green("Cleanup complete!"), len(kept)-len(st.Kept), name)
 	return nil
+}
+
+// keptError is cleanup's answer when it kept something because it changed
+// after its run retired it: the operator must look before anything more
+// is deleted, so cleanup does not report success.
+func keptError(diags []plan.Diagnostic) error {
+	msgs := make([]string, len(diags))
+	for i, d := range diags {
+		msgs[i] = d.Code + ": " + d.Summary
+	}
+	return fmt.Errorf("cleanup kept %d item(s) that changed after their run retired them:\n  - %s\nthey stay recorded; run envmig cleanup again once they are dealt with", len(diags), strings.Join(msgs, "\n  - "))
 }
 
 // cleaned reports whether the cleanup plan removed (or found gone) l.

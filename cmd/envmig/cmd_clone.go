@@ -62,7 +62,11 @@ func runClone(ctx context.Context, g *globals, o cloneOptions) error {
 	}
 	journal := env.Name + ".clone-" + o.to
 	// An interrupted clone is continued, not planned again.
-	if st, err := statefile.Open(stateDir, journal).Load(); err == nil && !st.Finished() {
+	j, err := g.journal(ctx, o.vars, journal)
+	if err != nil {
+		return err
+	}
+	if st, err := j.Load(); err == nil && !st.Finished() {
 		return fmt.Errorf("the clone %q of %q is unfinished: run `envmig resume -environment %s` to finish it, or `envmig rollback -environment %s` to remove it", o.to, env.Name, journal, journal)
 	}
 	if err := g.canConfirm(o.autoApprove, "clone"); err != nil {
@@ -95,7 +99,7 @@ func runClone(ctx context.Context, g *globals, o cloneOptions) error {
 			return err
 		}
 	}
-	s, err := g.openSession(ctx, journal, "clone", p.Lineage, o.lockTimeout, unfinished)
+	s, err := g.openSession(ctx, o.vars, journal, "clone", p.Lineage, o.lockTimeout, unfinished)
 	if err != nil {
 		return err
 	}
@@ -108,7 +112,7 @@ func runClone(ctx context.Context, g *globals, o cloneOptions) error {
 	if err := s.store.Save(st); err != nil {
 		return err
 	}
-	fmt.Fprintf(g.stdout, "%s %q as %q (run %s, journal %s)\n\n", g.style().Bold("Cloning"), env.Name, o.to, p.Lineage, s.store.Path())
+	fmt.Fprintf(g.stdout, "%s %q as %q (run %s, journal %s)\n\n", g.style().Bold("Cloning"), env.Name, o.to, p.Lineage, s.store.Location())
 	// The confirmation above covers the clone's closing gate.
 	if err := s.execute(ctx, cl, true, modeApply); err != nil {
 		return g.finish(s, err)

@@ -66,7 +66,7 @@ func runPlan(ctx context.Context, g *globals, o planOptions) error {
 	if err != nil {
 		return err
 	}
-	if err := refuseUnfinished(env.Name, "plan"); err != nil {
+	if err := g.refuseUnfinished(ctx, o.vars, env.Name, "plan"); err != nil {
 		return err
 	}
 	p, _, err := g.makePlan(ctx, cfg, env)

@@ -5,9 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -16,21 +13,25 @@ import (
 
 	"github.com/envmig/envmig/cmd/envmig/view"
 	"github.com/envmig/envmig/config"
+	"github.com/envmig/envmig/executor"
 	"github.com/envmig/envmig/internal/awsclient"
 	"github.com/envmig/envmig/planner/plan"
 	"github.com/envmig/envmig/statefile"
 )
 
-// journalName picks the journal a state command acts on: -environment, the
-// only journal in .envmig, or the spec's only environment.
-func (g *globals) journalName(flag string) (string, error) {
+// journalName picks the journal a state command acts on: -environment,
+// the backend's only journal, or the spec's only environment.
+func (g *globals) journalName(ctx context.Context, vars varFlags, flag string) (string, error) {
 	if flag != "" {
 		return flag, nil
 	}
-	matches, _ := filepath.Glob(filepath.Join(stateDir, "*.state.json"))
-	var names []string
-	for _, m := range matches {
-		names = append(names, strings.TrimSuffix(filepath.Base(m), ".state.json"))
+	b, err := g.backend(ctx, vars)
+	if err != nil {
+		return "", err
+	}
+	names, err := b.Journals(ctx)
+	if err != nil {
+		return "", err
 	}
 	if len(names) == 1 {
 		return names[0], nil
@@ -39,10 +40,10 @@ func (g *globals) journalName(flag string) (string, error) {
 		return cfg.Environments[0].Name, nil
 	}
 	if len(names) == 0 {
-		return "", fmt.Errorf("no journal in %s/: nothing has been applied from this directory (use -chdir=DIR, or -environment NAME)", stateDir)
+		return "", fmt.Errorf("no journal in %s: nothing has been applied from here (use -chdir=DIR, or -environment NAME)", b.Location())
 	}
 	sort.Strings(names)
-	return "", fmt.Errorf("several journals in %s/ (%s): choose one with -environment NAME", stateDir, strings.Join(names, ", "))
+	return "", fmt.Errorf("several journals in %s (%s): choose one with -environment NAME", b.Location(), strings.Join(names, ", "))
 }
 
 // awsForPlan builds clients for the plan's region and checks the account.
@@ -57,35 +58,68 @@ func (g *globals) awsForPlan(ctx context.Context, p *plan.Plan) (*awsclient.Clie
 func statusCommand(g *globals) *cli.Command {
 	return &cli.Command{
 		Name:  "status",
-		Usage: "show the journal: what ran, where it stopped, what resume and rollback would do",
+		Usage: "show the journal: what ran, where it stopped, what resume and rollback would do; without one, the runs AWS shows",
 		Flags: []cli.Flag{environmentFlag(), &cli.BoolFlag{Name: "json", Usage: "print the state file as JSON"}},
 		Action: func(c *cli.Context) error {
 			if _, err := positional(c, 0, 0, ""); err != nil {
 				return err
 			}
-			name, err := g.journalName(c.String("environment"))
-			if err != nil {
-				return err
-			}
-			st, err := statefile.Open(stateDir, name).Load()
-			if errors.Is(err, fs.ErrNotExist) {
-				fmt.Fprintf(g.stdout, "No runs recorded for %q in %s/.\n", name, stateDir)
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-			if c.Bool("json") {
-				enc := json.NewEncoder(g.stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(st)
-			}
-			if info, held, err := statefile.Open(stateDir, name).LockInfo(); err == nil && held && info != nil {
-				fmt.Fprintf(g.stdout, "Locked by %s (pid %d on %s, run %s, since %s); lock ID %s\n\n", info.Operation, info.PID, info.Host, info.Run, info.Since.Format(time.RFC3339), info.ID)
-			}
-			return view.StatusText(g.stdout, st, g.style())
+			return runStatus(c.Context, g, c.String("environment"), c.Bool("json"))
 		},
 	}
+}
+
+// runStatus shows a journal without locking it. With no journal, it looks
+// for runs AWS shows (groups and writers an envmig run switched off and
+// never put back) and names the command that brings them back.
+func runStatus(ctx context.Context, g *globals, environment string, asJSON bool) error {
+	name, err := g.journalName(ctx, varFlags{}, environment)
+	if err != nil {
+		if environment == "" {
+			if orphans, oerr := g.statusFromAWS(ctx); oerr == nil && orphans {
+				return nil
+			}
+		}
+		return err
+	}
+	j, err := g.journal(ctx, varFlags{}, name)
+	if err != nil {
+		return err
+	}
+	st, err := loadJournal(j)
+	if err != nil {
+		return err
+	}
+	if st == nil {
+		fmt.Fprintf(g.stdout, "No runs recorded for %q in %s.\n", name, g.stateBackend.Location())
+		_, err := g.statusFromAWS(ctx)
+		return err
+	}
+	if asJSON {
+		enc := json.NewEncoder(g.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(st)
+	}
+	if info, held, err := j.LockInfo(); err == nil && held && info != nil {
+		fmt.Fprintf(g.stdout, "Locked by %s\n\n", describeHolder(info))
+	}
+	return view.StatusText(g.stdout, st, g.style())
+}
+
+// describeHolder says who holds a lock.
+func describeHolder(info *statefile.LockInfo) string {
+	s := fmt.Sprintf("%s (pid %d on %s", info.Operation, info.PID, info.Host)
+	if info.Run != "" {
+		s += ", run " + info.Run
+	}
+	s += ", since " + info.Since.Format(time.RFC3339)
+	if info.CI != "" {
+		s += ", CI job " + info.CI
+	}
+	if !info.Expires.IsZero() {
+		s += ", lease until " + info.Expires.Format(time.RFC3339)
+	}
+	return s + "); lock ID " + info.ID
 }
 
 type stateRunOptions struct {
@@ -131,16 +165,16 @@ func rollbackCommand(g *globals) *cli.Command {
 
 // runJournal resumes or rolls back the journal's run.
 func runJournal(ctx context.Context, g *globals, o stateRunOptions, mode runMode) error {
-	name, err := g.journalName(o.environment)
+	name, err := g.journalName(ctx, o.vars, o.environment)
 	if err != nil {
 		return err
 	}
 	op := map[runMode]string{modeResume: "resume", modeRollback: "rollback"}[mode]
 	errNothing := errors.New("nothing to do")
-	s, err := g.openSession(ctx, name, op, "", o.lockTimeout, func(st *statefile.State) error {
+	s, err := g.openSession(ctx, o.vars, name, op, "", o.lockTimeout, func(st *statefile.State) error {
 		switch {
 		case st == nil:
-			return fmt.Errorf("no run recorded for %q in %s/: nothing to %s", name, stateDir, op)
+			return fmt.Errorf("no run recorded for %q in %s: nothing to %s (with no journal, `envmig status` looks for a run in AWS itself, and `envmig recover` brings back what it switched off)", name, g.stateBackend.Location(), op)
 		case st.Finished():
 			return errNothing
 		case mode == modeRollback && st.GatePassed():
@@ -153,7 +187,8 @@ func runJournal(ctx context.Context, g *globals, o stateRunOptions, mode runMode
 		return nil
 	})
 	if errors.Is(err, errNothing) {
-		st, _ := statefile.Open(stateDir, name).Load()
+		j, _ := g.journal(ctx, o.vars, name)
+		st, _ := j.Load()
 		fmt.Fprintf(g.stdout, "Run %s of %q is %s: nothing to %s.\n", st.Lineage, st.Environment, st.Status, op)
 		return nil
 	}
@@ -180,7 +215,7 @@ func runJournal(ctx context.Context, g *globals, o stateRunOptions, mode runMode
 		return err
 	}
 	verb := map[runMode]string{modeResume: "Resuming", modeRollback: "Rolling back"}[mode]
-	fmt.Fprintf(g.stdout, "%s run %s of %q (journal %s)\n\n", g.style().Bold(verb), st.Lineage, st.Environment, s.store.Path())
+	fmt.Fprintf(g.stdout, "%s run %s of %q (journal %s)\n\n", g.style().Bold(verb), st.Lineage, st.Environment, s.store.Location())
 	err = s.execute(ctx, cl, o.autoApprove, mode)
 	return g.finish(s, err)
 }
@@ -190,31 +225,56 @@ func forceUnlockCommand(g *globals) *cli.Command {
 		Name:      "force-unlock",
 		Usage:     "remove a stale lock after showing its holder",
 		ArgsUsage: "LOCK_ID",
-		Flags:     []cli.Flag{environmentFlag()},
+		Flags: []cli.Flag{environmentFlag(),
+			&cli.BoolFlag{Name: "force", Usage: "remove the lock even though its holder looks alive, without asking"}},
 		Action: func(c *cli.Context) error {
 			args, err := positional(c, 1, 1, "LOCK_ID")
 			if err != nil {
 				return err
 			}
-			name, err := g.journalName(c.String("environment"))
-			if err != nil {
-				return err
-			}
-			info, err := statefile.Open(stateDir, name).ForceUnlock(args[0])
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(g.stdout, "Removed the lock %s of %q held by %s (pid %d on %s, run %s, since %s).\n",
-				info.ID, name, info.Operation, info.PID, info.Host, info.Run, info.Since.Format(time.RFC3339))
-			if alive(info.PID) && sameHost(info.Host) {
-				fmt.Fprintf(g.stdout, "Warning: process %d is still running; if it is envmig, stop it before starting another run.\n", info.PID)
-			}
-			return nil
+			return runForceUnlock(c.Context, g, c.String("environment"), args[0], c.Bool("force"))
 		},
 	}
 }
 
-func sameHost(h string) bool {
-	me, _ := os.Hostname()
-	return h == me
+// runForceUnlock removes a lock after showing its holder; a holder that
+// looks alive (its process runs on this machine, or its lease has not
+// ended) is only removed when the operator confirms, or with -force.
+func runForceUnlock(ctx context.Context, g *globals, environment, id string, force bool) error {
+	name, err := g.journalName(ctx, varFlags{}, environment)
+	if err != nil {
+		return err
+	}
+	j, err := g.journal(ctx, varFlags{}, name)
+	if err != nil {
+		return err
+	}
+	info, held, err := j.LockInfo()
+	if err != nil {
+		return err
+	}
+	if info == nil {
+		return fmt.Errorf("%q is not locked: nothing to unlock", name)
+	}
+	if info.ID != id {
+		return &statefile.LockMismatchError{Name: name, Given: id, Current: info}
+	}
+	if held && !force {
+		if !g.interactive() {
+			return fmt.Errorf("%w: the lock of %q is held by a live holder, %s; stop it first, or pass -force to remove the lock anyway", executor.ErrDeclined, name, describeHolder(info))
+		}
+		q := fmt.Sprintf("The lock of %q is held by a live holder:\n  %s\nRemoving it lets another run start while that one still acts. Remove it anyway?\nOnly 'yes' will be accepted.", name, describeHolder(info))
+		if err := g.ask(q, "yes"); err != nil {
+			return err
+		}
+	}
+	removed, err := j.ForceUnlock(id)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(g.stdout, "Removed the lock of %q held by %s.\n", name, describeHolder(&removed))
+	if held {
+		fmt.Fprintf(g.stdout, "Warning: that holder may still be running; it stops writing the journal when it finds out it lost the lock.\n")
+	}
+	return nil
 }

@@ -26,6 +26,8 @@ func commands(g *globals) []*cli.Command {
 		forceUnlockCommand(g),
 		cleanupCommand(g),
 		cloneCommand(g),
+		recoverCommand(g),
+		stateCommand(g),
 		iamPolicyCommand(g),
 		completionCommand(g),
 		versionCommand(g),

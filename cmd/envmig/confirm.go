@@ -8,6 +8,7 @@ import (
 
 	"github.com/envmig/envmig/cmd/envmig/view"
 	"github.com/envmig/envmig/executor"
+	"github.com/envmig/envmig/executor/check"
 	"github.com/envmig/envmig/internal/awsclient"
 	"github.com/envmig/envmig/planner/plan"
 )
@@ -33,23 +34,43 @@ func (g *globals) ask(question, want string) error {
 // gate is the point-of-no-return handler: it checks the account and region
 // once more, then asks for the environment's name, unless -auto-approve
 // answered in advance.
-func (g *globals) gate(cl *awsclient.Clients, autoApprove bool) executor.HandlerFunc {
+func (g *globals) gate(cl *awsclient.Clients, frozen *check.Frozen, autoApprove bool) executor.HandlerFunc {
 	return func(ctx context.Context, sc *executor.StepContext) error {
 		if err := checkIdentity(ctx, cl, sc.Plan); err != nil {
 			return err
-		}
-		if autoApprove {
-			sc.Report(executor.Progress{Line: "crossing the point of no return (-auto-approve)"})
-			return nil
 		}
 		p, err := executor.Params[plan.GateParams](sc)
 		if err != nil {
 			return err
 		}
-		env := p.Environment
-		q := fmt.Sprintf("\n%s The clone is verified. From here the originals of %q change and the run can only roll forward.\n"+
-			"Type the environment's name (%s) to continue with plan %s; anything else undoes the run.",
-			g.style().Red("POINT OF NO RETURN."), env, env, view.ShortDigest(sc.Plan.Digest))
-		return g.ask(q, env)
+		if err := g.confirmGate(ctx, sc, p, autoApprove); err != nil {
+			return err
+		}
+		// The confirmation may have taken minutes: the originals are
+		// checked once more, after it, before anything is destroyed.
+		if p.Recheck == "" {
+			return nil
+		}
+		s, ok := sc.Plan.Step(p.Recheck)
+		fp, isFrozen := s.Params.(plan.VerifyFrozenParams)
+		if !ok || !isFrozen {
+			return fmt.Errorf("the point of no return rechecks step %s, which is not a verify.frozen step: the plan is malformed", p.Recheck)
+		}
+		sc.Report(executor.Progress{Line: "checking once more that nothing changed the originals"})
+		return frozen.Check(ctx, sc, fp)
 	}
+}
+
+// confirmGate asks for the environment's name, unless -auto-approve
+// answered in advance.
+func (g *globals) confirmGate(_ context.Context, sc *executor.StepContext, p plan.GateParams, autoApprove bool) error {
+	if autoApprove {
+		sc.Report(executor.Progress{Line: "crossing the point of no return (-auto-approve)"})
+		return nil
+	}
+	env := p.Environment
+	q := fmt.Sprintf("\n%s The clone is verified. From here the originals of %q change and the run can only roll forward.\n"+
+		"Type the environment's name (%s) to continue with plan %s; anything else undoes the run.",
+		g.style().Red("POINT OF NO RETURN."), env, env, view.ShortDigest(sc.Plan.Digest))
+	return g.ask(q, env)
 }

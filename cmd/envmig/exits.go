@@ -68,7 +68,8 @@ func exitCode(err error) int {
 		return reported.code
 	case errors.Is(err, changesError{}):
 		return exitChanges
-	case errors.As(err, &lock):
+	case errors.As(err, &lock), errors.As(err, new(*statefile.LockLostError)), errors.As(err, new(*statefile.ConflictError)):
+		// Another process holds the journal, took it over, or wrote it.
 		return exitLocked
 	case errors.As(err, &stale):
 		return exitStale

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"maps"
+	"os"
 	"strconv"
 
 	"github.com/dustin/go-humanize"
@@ -12,6 +13,7 @@ import (
 	"github.com/envmig/envmig/executor/check"
 	"github.com/envmig/envmig/executor/database"
 	"github.com/envmig/envmig/executor/group"
+	"github.com/envmig/envmig/executor/switches"
 	"github.com/envmig/envmig/internal/awsclient"
 	"github.com/envmig/envmig/planner/plan"
 )
@@ -21,19 +23,28 @@ import (
 func (g *globals) handlers(cl *awsclient.Clients, p *plan.Plan, autoApprove bool) map[plan.StepAction]executor.Handler {
 	s3For := func(region string) bucket.S3API { return awsclient.NewS3(cl.Config, region) }
 	h := map[plan.StepAction]executor.Handler{}
-	maps.Copy(h, group.Handlers(cl.AutoScaling, group.Options{}))
+	maps.Copy(h, group.New(group.Clients{ASG: cl.AutoScaling, EC2: cl.EC2, ELBv2: cl.ELBv2, ELB: cl.ELB}, group.Options{}).Handlers())
+	maps.Copy(h, switches.Handlers(switches.Clients{Rules: cl.EventBridge, Schedules: cl.Scheduler, Services: cl.ECS, Scaling: cl.AppAutoScaling,
+		Mappings: cl.Lambda, Dir: g.specDir()}, switches.Options{}))
 	maps.Copy(h, database.Handlers(cl.RDS, cl.KMS, database.Options{}))
-	maps.Copy(h, bucket.Handlers(s3For, g.bucketOptions()))
-	maps.Copy(h, check.Handlers(&check.Frozen{
-		Groups: cl.AutoScaling,
-		DBs:    cl.RDS,
-		S3:     func(region string) check.ObjectLister { return awsclient.NewS3(cl.Config, region) },
-	}))
+	bo := g.bucketOptions()
+	maps.Copy(h, bucket.Handlers(s3For, bo))
+	frozen := &check.Frozen{Groups: cl.AutoScaling, DBs: cl.RDS, Buckets: bucket.NewGuards(s3For, bo)}
+	maps.Copy(h, check.Handlers(frozen))
 	h[plan.Preflight] = executor.HandlerFunc(func(ctx context.Context, sc *executor.StepContext) error {
 		return checkIdentity(ctx, cl, sc.Plan)
 	})
-	h[plan.Gate] = g.gate(cl, autoApprove)
+	h[plan.Gate] = g.gate(cl, frozen, autoApprove)
 	return h
+}
+
+// specDir is where the spec is: commands of the spec run there.
+func (g *globals) specDir() string {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "."
+	}
+	return dir
 }
 
 // bucketOptions tunes the copy engine from the environment:

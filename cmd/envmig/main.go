@@ -14,6 +14,8 @@ import (
 	"os"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/envmig/envmig/statefile"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -48,6 +50,8 @@ type globals struct {
 	// sensitive holds the spec's sensitive values once it is loaded, so
 	// that no message can print them.
 	sensitive []string
+	// stateBackend is where journals live, once known (backend).
+	stateBackend statefile.Backend
 }
 
 func newApp(g *globals) *cli.App {

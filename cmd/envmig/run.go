@@ -2,12 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/signal"
-	"os/user"
 	"syscall"
 	"time"
 
@@ -22,46 +19,44 @@ import (
 // act on it.
 type session struct {
 	g     *globals
-	store *statefile.Store
+	store statefile.Journal
 	lock  *statefile.Lock
 	state *statefile.State // nil when the journal is empty
 }
 
-// openSession checks the journal, locks it for operation and loads it
-// again. check decides whether the operation may go on with the state found
-// (nil when there is none); it runs before the lock is taken, so that a
+// openSession locks journal name for operation and loads it. check decides
+// whether the operation may go on with the state found (nil when there is
+// none). A journal whose lock a live process holds is refused at once with
+// the holder named (exit 3), whatever its state says (or, with timeout,
+// after waiting); otherwise check runs before the lock is taken, so that a
 // refusal changes nothing, not even the state directory, and again under
 // the lock.
-func (g *globals) openSession(ctx context.Context, name, operation, run string, timeout time.Duration, check func(*statefile.State) error) (*session, error) {
-	store := statefile.Open(stateDir, name)
-	load := func() (*statefile.State, error) {
-		st, err := store.Load()
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, nil
-		}
-		return st, err
-	}
-	st, err := load()
-	if err == nil {
-		err = check(st)
-	}
+func (g *globals) openSession(ctx context.Context, vars varFlags, name, operation, run string, timeout time.Duration, check func(*statefile.State) error) (*session, error) {
+	j, err := g.journal(ctx, vars, name)
 	if err != nil {
 		return nil, err
 	}
-	info := statefile.LockInfo{Operation: operation, PID: os.Getpid(), Run: run, Who: whoami()}
-	if h, err := os.Hostname(); err == nil {
-		info.Host = h
+	if _, held, err := j.LockInfo(); err != nil {
+		return nil, err
+	} else if !held {
+		st, err := loadJournal(j)
+		if err == nil {
+			err = check(st)
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
-	lock, err := store.Lock(ctx, info, timeout)
+	lock, err := j.Lock(ctx, statefile.CurrentHolder(operation, run), timeout)
 	if err != nil {
 		return nil, err
 	}
 	if prev := lock.TookOver(); prev != nil {
-		fmt.Fprintf(g.stderr, "Took over the lock of %s (pid %d on %s, since %s): that process is no longer running.\n",
+		fmt.Fprintf(g.stderr, "Took over the lock of %s (pid %d on %s, since %s): that process is no longer running or its lease ended.\n",
 			prev.Operation, prev.PID, prev.Host, prev.Since.Format(time.RFC3339))
 	}
-	s := &session{g: g, store: store, lock: lock}
-	if s.state, err = load(); err == nil {
+	s := &session{g: g, store: j, lock: lock}
+	if s.state, err = loadJournal(j); err == nil {
 		err = check(s.state)
 	}
 	if err != nil {
@@ -79,13 +74,6 @@ func (s *session) close() {
 	}
 }
 
-func whoami() string {
-	if u, err := user.Current(); err == nil {
-		return u.Username
-	}
-	return ""
-}
-
 // unfinished says how to continue when the journal holds a run that is
 // neither applied nor rolled back.
 func unfinished(st *statefile.State) error {
@@ -101,8 +89,12 @@ func unfinished(st *statefile.State) error {
 
 // refuseUnfinished warns that a plan made now would be computed against a
 // half-migrated environment.
-func refuseUnfinished(name, what string) error {
-	st, err := statefile.Open(stateDir, name).Load()
+func (g *globals) refuseUnfinished(ctx context.Context, vars varFlags, name, what string) error {
+	j, err := g.journal(ctx, vars, name)
+	if err != nil {
+		return err
+	}
+	st, err := j.Load()
 	if err != nil || st == nil {
 		return nil // no journal, or one that status will explain
 	}
@@ -157,9 +149,14 @@ func (s *session) execute(ctx context.Context, cl *awsclient.Clients, autoApprov
 		defer live.Close()
 		obs = live
 	}
+	// A lost lock (another runner took it over after our lease ended)
+	// stops the run at once: the journal is no longer ours to write.
+	ctx, cancelLock := s.lock.Context(ctx)
+	defer cancelLock()
 	e := &executor.Executor{
 		State:    s.state,
 		Store:    s.store,
+		Blobs:    s.store,
 		Handlers: g.handlers(cl, p, autoApprove),
 		Observer: obs,
 		Stop:     stop,
@@ -216,9 +213,4 @@ func (g *globals) canConfirm(autoApprove bool, what string) error {
 		return nil
 	}
 	return fmt.Errorf("%w: %s needs a confirmation and there is no terminal to ask on; pass -auto-approve to confirm in advance", executor.ErrDeclined, what)
-}
-
-// alive reports whether a process with pid runs on this machine.
-func alive(pid int) bool {
-	return pid > 0 && syscall.Kill(pid, 0) == nil
 }

@@ -73,6 +73,10 @@ type S3API interface {
 	SourceAPI
 	DestAPI
 	BucketAPI
+	HistorySource
+	HistoryDest
+	EmptyAPI
+	SettingsAPI
 }
 
 var _ S3API = (*s3.Client)(nil)

@@ -7,15 +7,20 @@ import (
 	"strings"
 	"time"
 
-	"github.com/dustin/go-humanize"
-
 	"github.com/envmig/envmig/executor"
 	"github.com/envmig/envmig/planner/plan"
 )
 
-// CopyHandler runs BucketCopy: a Syncer from source to destination that
-// deletes what the source lacks. Running it again copies only what is
-// missing or different, so it is idempotent and resumable by nature.
+// CopyHandler runs BucketCopy. A copy into a bucket of the run syncs the
+// source into it (deleting what the source lacks); with History it copies
+// every version and delete marker. With Manifest it records the source's
+// manifest as the copy saw it: what the freeze checks compare the original
+// with. A copy into an original (CopyFinal with a Guard) first checks the
+// original against its manifest, then never overwrites, deletes or
+// re-creates an object that changed since: such objects are kept, counted
+// and named. A copy into a bucket the run re-created under an original's
+// name deletes nothing. Running it again copies only what is still missing
+// or different: it is idempotent and resumable by nature.
 type CopyHandler struct{ *deps }
 
 func (h *CopyHandler) Apply(ctx context.Context, sc *executor.StepContext) error {
@@ -26,70 +31,102 @@ func (h *CopyHandler) Apply(ctx context.Context, sc *executor.StepContext) error
 	if err != nil {
 		return err
 	}
-	src, dst := p.Source, p.Destination
-	srcAPI := h.clients(h.region(ctx, sc, src))
-	dstAPI := h.clients(h.region(ctx, sc, dst))
-	// Only a bucket this run created may have stale uploads of ours, and
-	// only there may all of them be aborted.
-	tags, err := bucketTags(ctx, dstAPI, dst)
+	srcAPI := h.clients(h.region(ctx, sc, p.Source))
+	dstAPI := h.clients(h.region(ctx, sc, p.Destination))
+	if p.Guard != nil {
+		if p.Guard.Bucket != p.Destination {
+			return fmt.Errorf("step %s guards %s but copies into %s: the plan is malformed", sc.Step.ID, p.Guard.Bucket, p.Destination)
+		}
+		if err := h.Guard(ctx, sc, *p.Guard); err != nil {
+			return err
+		}
+	}
+	// Only into a bucket this run created may stale uploads be aborted and
+	// a diverged history be rewritten.
+	tags, err := bucketTags(ctx, dstAPI, p.Destination)
 	if err != nil {
 		return err
 	}
-	expected, _ := strconv.ParseInt(observedAttr(sc, src, "objects"), 10, 64)
-	prog := &Progress{}
-	prog.Start(sc.Now(), expected)
+	own := tags[executor.RunTagKey] == sc.Lineage() && p.Mode != plan.CopyFinal
+	m := manifestSpec{bucket: p.Source, name: plan.ManifestName(p.Source)}
+	if p.History {
+		s := &HistorySyncer{Src: srcAPI, Dst: dstAPI, SrcBucket: p.Source, DstBucket: p.Destination,
+			RewriteDiverged: own, AbortStaleUploads: own,
+			Concurrency: h.opts.Concurrency, MultipartThreshold: h.opts.MultipartThreshold, PartSize: h.opts.PartSize}
+		if _, err := RunHistoryStep(ctx, sc, s, h.opts.reportEvery()); err != nil {
+			return err
+		}
+		if p.Manifest {
+			return h.recordManifest(ctx, sc, srcAPI, m, nil)
+		}
+		return nil
+	}
+	expected, _ := strconv.ParseInt(observedAttr(sc, p.Source, "objects"), 10, 64)
 	s := &Syncer{
-		Src: srcAPI, Dst: dstAPI, SrcBucket: src, DstBucket: dst,
+		Src: srcAPI, Dst: dstAPI, SrcBucket: p.Source, DstBucket: p.Destination,
 		Concurrency: h.opts.Concurrency, ListParallel: h.opts.ListParallel,
 		MultipartThreshold: h.opts.MultipartThreshold, PartSize: h.opts.PartSize,
-		PreserveEncryption: h.opts.PreserveEncryption,
-		Delete:             true,
-		CompareChecksums:   strings.HasPrefix(observedAttr(sc, src, "encryption"), "aws:kms"),
-		AbortStaleUploads:  tags[executor.RunTagKey] == sc.Lineage(),
-		Progress:           prog,
-		ExpectedObjects:    expected,
+		// A bucket re-created under an original's name holds only what
+		// this copy puts there, and perhaps a straggler's write: never
+		// delete in it.
+		Delete:            p.Mode != plan.CopyFinal || p.Guard != nil,
+		CompareChecksums:  strings.HasPrefix(observedAttr(sc, p.Source, "encryption"), "aws:kms"),
+		AbortStaleUploads: own,
+		ExpectedObjects:   expected,
 	}
-	every := h.opts.ReportEvery
-	if every <= 0 {
-		every = time.Second
-	}
-	// The reporter is the only goroutine that touches sc while the copy
-	// runs; workers only count.
-	stop := make(chan struct{})
-	reported := make(chan bool)
-	go func() {
-		accepted := false
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				reported <- accepted
-				return
-			case <-t.C:
-				snap := prog.Snapshot(sc.Now())
-				if !accepted && snap.Copied > 0 {
-					sc.Accepted()
-					accepted = true
-				}
-				sc.Report(progressOf(src, dst, snap))
-			}
+	if p.Guard != nil {
+		r, err := openManifest(ctx, sc, *p.Guard)
+		if err != nil {
+			return err
 		}
-	}()
-	res, err := s.Run(ctx)
-	close(stop)
-	accepted := <-reported
-	if !accepted && res.Copied > 0 {
-		sc.Accepted()
+		defer r.Close()
+		s.Protect = r
 	}
-	sc.Report(progressOf(src, dst, prog.Snapshot(sc.Now())))
-	if rerr := recordResult(sc, res); err == nil {
-		err = rerr
+	if p.Manifest {
+		return h.recordManifest(ctx, sc, srcAPI, m, s)
 	}
+	_, err = h.runSync(ctx, sc, s)
 	return err
 }
 
 func (h *CopyHandler) Revert(context.Context, *executor.StepContext) error { return nil }
+
+// runSync runs s, reporting its progress, and records what it did; objects
+// a protected copy kept are recorded and named.
+func (d *deps) runSync(ctx context.Context, sc *executor.StepContext, s *Syncer) (Result, error) {
+	if s.Progress == nil {
+		s.Progress = &Progress{}
+	}
+	s.Progress.Start(sc.Now(), s.ExpectedObjects)
+	title := fmt.Sprintf("copying s3://%s to s3://%s", s.SrcBucket, s.DstBucket)
+	var res Result
+	err := reportWhile(sc, s.Progress, d.opts.reportEvery(), title, "objects", func() error {
+		var err error
+		res, err = s.Run(ctx)
+		return err
+	})
+	if rerr := recordResult(sc, res); err == nil {
+		err = rerr
+	}
+	for i, k := range res.KeptKeys {
+		if i == shownKept {
+			sc.Report(executor.Progress{Line: fmt.Sprintf("... and %d more kept in s3://%s", res.Kept-shownKept, s.DstBucket)})
+			break
+		}
+		sc.Report(executor.Progress{Line: fmt.Sprintf("kept s3://%s/%s: it changed after the copy was verified, so it was neither overwritten nor deleted", s.DstBucket, k)})
+	}
+	return res, err
+}
+
+// shownKept is how many kept objects a copy names in its output.
+const shownKept = 10
+
+// KeyKept and KeyKeptKeys are the values a protected copy records: how
+// many objects it kept, and the first MaxKeptKeys of them, newline-joined.
+const (
+	KeyKept     = "kept"
+	KeyKeptKeys = "kept_keys"
+)
 
 func recordResult(sc *executor.StepContext, r Result) error {
 	for _, kv := range [][2]string{
@@ -103,31 +140,18 @@ func recordResult(sc *executor.StepContext, r Result) error {
 			return err
 		}
 	}
+	if r.Kept > 0 || sc.Value(KeyKept) != "" {
+		if err := sc.Record(KeyKept, strconv.FormatInt(r.Kept, 10)); err != nil {
+			return err
+		}
+		return sc.Record(KeyKeptKeys, strings.Join(r.KeptKeys, "\n"))
+	}
 	return nil
 }
 
-// progressOf renders a snapshot for the executor's reporter.
-func progressOf(src, dst string, s Snapshot) executor.Progress {
-	p := executor.Progress{
-		Objects: s.Copied + s.Skipped, ObjectsTotal: s.Total,
-		Bytes: s.CopiedBytes + s.SkippedBytes, Percent: -1,
+func (o Options) reportEvery() time.Duration {
+	if o.ReportEvery > 0 {
+		return o.ReportEvery
 	}
-	if s.Total > 0 {
-		p.Percent = min(100, 100*float64(p.Objects)/float64(s.Total))
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "copying s3://%s to s3://%s: %s objects examined", src, dst, humanize.Comma(p.Objects))
-	if s.Total > 0 {
-		fmt.Fprintf(&b, " of %s", humanize.Comma(s.Total))
-	}
-	fmt.Fprintf(&b, ", %s copied (%s), %.0f objects/s, %.1f MiB/s",
-		humanize.Comma(s.Copied), humanize.IBytes(uint64(s.CopiedBytes)), s.ObjectsPerSec, s.MiBPerSec)
-	if s.Deleted > 0 {
-		fmt.Fprintf(&b, ", %s deleted", humanize.Comma(s.Deleted))
-	}
-	if s.ETA >= 0 {
-		fmt.Fprintf(&b, ", ETA %s", s.ETA.Round(time.Second))
-	}
-	p.Message = b.String()
-	return p
+	return time.Second
 }

@@ -22,8 +22,6 @@ type Options struct {
 	ListParallel       int
 	MultipartThreshold int64
 	PartSize           int64
-	// PreserveEncryption: see Syncer.PreserveEncryption.
-	PreserveEncryption bool
 	// ReportEvery is how often a copy reports progress (default 1s).
 	ReportEvery time.Duration
 	// VisibleWithin is how long a bucket whose create was sent may stay
@@ -45,11 +43,13 @@ type Clients func(region string) S3API
 func Handlers(clients Clients, opts Options) map[plan.StepAction]executor.Handler {
 	d := &deps{clients: clients, opts: opts}
 	return map[plan.StepAction]executor.Handler{
-		plan.BucketCreate: &CreateHandler{d},
-		plan.BucketCopy:   &CopyHandler{d},
-		plan.BucketUpdate: &UpdateHandler{d},
-		plan.BucketDelete: &DeleteHandler{d},
-		plan.VerifyBucket: &VerifyHandler{d},
+		plan.BucketCreate:    &CreateHandler{d},
+		plan.BucketCopy:      &CopyHandler{d},
+		plan.BucketUpdate:    &UpdateHandler{d},
+		plan.BucketDelete:    &DeleteHandler{d},
+		plan.VerifyBucket:    &VerifyHandler{d},
+		plan.BucketConfigure: &ConfigureHandler{d},
+		plan.BucketCapture:   &CaptureHandler{d},
 	}
 }
 
@@ -92,6 +92,14 @@ func (d *deps) region(ctx context.Context, sc *executor.StepContext, bucket stri
 			return p.Region
 		}
 	case plan.BucketUpdateParams:
+		if p.Bucket == bucket && p.Region != "" {
+			return p.Region
+		}
+	case plan.BucketConfigureParams:
+		if p.Bucket == bucket && p.Region != "" {
+			return p.Region
+		}
+	case plan.BucketCaptureParams:
 		if p.Bucket == bucket && p.Region != "" {
 			return p.Region
 		}
@@ -171,6 +179,9 @@ func (h *CreateHandler) Apply(ctx context.Context, sc *executor.StepContext) err
 			return err
 		}
 		in := &s3.CreateBucketInput{Bucket: aws.String(name)}
+		if p.Settings != nil && carryOf(*p.Settings, name).ObjectLockAtCreate() {
+			in.ObjectLockEnabledForBucket = aws.Bool(true)
+		}
 		if region != "" && region != "us-east-1" {
 			in.CreateBucketConfiguration = &types.CreateBucketConfiguration{LocationConstraint: types.BucketLocationConstraint(region)}
 		}
@@ -201,7 +212,13 @@ func (h *CreateHandler) Apply(ctx context.Context, sc *executor.StepContext) err
 	if err := setVersioning(ctx, c, name, p.Versioning); err != nil {
 		return err
 	}
-	return sc.Record("region", region)
+	if err := sc.Record("region", region); err != nil {
+		return err
+	}
+	if p.Settings == nil {
+		return nil
+	}
+	return ConfigureAtCreate(ctx, sc, h.settingsClients(ctx, sc, p.Settings.Source, region), carryOf(*p.Settings, name))
 }
 
 // NotThisRunError says why an existing bucket is not this run's: envmig
@@ -341,7 +358,11 @@ func (h *UpdateHandler) Apply(ctx context.Context, sc *executor.StepContext) err
 func (h *UpdateHandler) Revert(context.Context, *executor.StepContext) error { return nil }
 
 // DeleteHandler runs BucketDelete: it empties the bucket (every version and
-// delete marker) and deletes it. A bucket already gone is done.
+// delete marker) and deletes it. A bucket already gone is done. With a
+// Guard (an original whose objects live on in a verified copy), the
+// original is first checked against its manifest, and only what the
+// manifest lists is deleted: whatever was written since stays, the bucket
+// is kept, and the step fails saying what it kept.
 type DeleteHandler struct{ *deps }
 
 func (h *DeleteHandler) Apply(ctx context.Context, sc *executor.StepContext) error {
@@ -353,11 +374,64 @@ func (h *DeleteHandler) Apply(ctx context.Context, sc *executor.StepContext) err
 		return err
 	}
 	name := p.Bucket
-	n, err := deleteBucket(ctx, h.clients(h.region(ctx, sc, name)), name)
+	c := h.clients(h.region(ctx, sc, name))
+	if err := h.deletable(ctx, sc, c, name, p.Guard != nil); err != nil {
+		return err
+	}
+	if !p.KeepModifiedAfter.IsZero() {
+		if err := modifiedAfter(ctx, c, name, p.KeepModifiedAfter); err != nil {
+			return err
+		}
+	}
+	var opts EmptyOptions
+	if p.Guard != nil {
+		if ok, err := exists(ctx, c, name); err != nil || !ok {
+			return err // already deleted by an earlier attempt
+		}
+		if err := h.Guard(ctx, sc, *p.Guard); err != nil {
+			var ce *executor.ChangedError
+			if p.Guard.Copy == "" && errors.As(err, &ce) {
+				return fmt.Errorf("bucket %s is kept: it changed since run %s copied it (%s); cleanup never deletes what the run did not retire", name, p.Guard.Run, strings.Join(ce.Changes, "; "))
+			}
+			return err
+		}
+		r, err := openManifest(ctx, sc, *p.Guard)
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		opts.Only = r
+	}
+	res, err := DeleteBucket(ctx, c, name, opts)
 	if err != nil {
 		return err
 	}
-	return sc.Record("deleted_objects", strconv.FormatInt(n, 10))
+	return sc.Record("deleted_objects", strconv.FormatInt(res.Deleted, 10))
+}
+
+// deletable refuses to empty a bucket that is neither one the plan
+// observed as the spec's (an original, or a bucket a run kept) nor one
+// this run created: a delete step never acts on a stranger's bucket, even
+// in a plan that passed every other check.
+func (h *DeleteHandler) deletable(ctx context.Context, sc *executor.StepContext, c S3API, name string, original bool) error {
+	if sc.Plan != nil {
+		for _, o := range sc.Plan.Observations {
+			if o.Kind == plan.KindBucket && o.ID == name && o.Exists {
+				return nil
+			}
+		}
+	}
+	tags, err := bucketTags(ctx, c, name)
+	if isNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if tags[executor.RunTagKey] == sc.Lineage() && !original {
+		return nil
+	}
+	return fmt.Errorf("delete bucket %s: the plan never observed it and this run did not create it; envmig deletes only what the spec names or the run made", name)
 }
 
 func (h *DeleteHandler) Revert(context.Context, *executor.StepContext) error { return nil }
@@ -377,34 +451,162 @@ func (h *VerifyHandler) Apply(ctx context.Context, sc *executor.StepContext) err
 	if err != nil {
 		return err
 	}
-	src, dst, level := p.Source, p.Destination, p.Objects
-	if level == "" {
-		level = LevelChecksum
+	if p.Guard != nil {
+		if err := h.Guard(ctx, sc, *p.Guard); err != nil {
+			return err
+		}
 	}
-	sc.Report(executor.Progress{Message: fmt.Sprintf("comparing s3://%s with s3://%s by manifest (%s)", dst, src, level), Percent: -1})
-	rep, err := Verify(ctx, h.clients(h.region(ctx, sc, src)), h.clients(h.region(ctx, sc, dst)), src, dst, level)
+	srcRegion, dstRegion := h.region(ctx, sc, p.Source), h.region(ctx, sc, p.Destination)
+	if p.History {
+		return VerifyHistoryStep(ctx, sc, h.clients(srcRegion), h.clients(dstRegion), p.Source, p.Destination, level(p.Objects), time.Time{})
+	}
+	var allowed map[string]bool
+	if p.AllowKept != "" {
+		if allowed, err = keptBy(sc, p.AllowKept); err != nil {
+			return err
+		}
+	}
+	return h.verify(ctx, sc, p.Source, p.Destination, srcRegion, dstRegion, p.Objects, allowed)
+}
+
+func level(objects string) string {
+	if objects == "" {
+		return LevelChecksum
+	}
+	return objects
+}
+
+// keptBy returns the objects a protected copy step kept: the differences
+// its destination may show. Past MaxKeptKeys the copy named only some, and
+// no difference can be told from a kept object: the check fails safe.
+func keptBy(sc *executor.StepContext, step string) (map[string]bool, error) {
+	n, _ := strconv.ParseInt(sc.StepValue(step, KeyKept), 10, 64)
+	if n > MaxKeptKeys {
+		return nil, fmt.Errorf("the copy %s kept %d objects that changed after their verification, more than the %d it names: compare the buckets yourself before you go on, then resume", step, n, MaxKeptKeys)
+	}
+	out := map[string]bool{}
+	for _, k := range strings.Split(sc.StepValue(step, KeyKeptKeys), "\n") {
+		if k != "" {
+			out[k] = true
+		}
+	}
+	return out, nil
+}
+
+// verify compares dst with src at level; differences at allowed keys (kept
+// by a protected copy) are reported but accepted.
+func (d *deps) verify(ctx context.Context, sc *executor.StepContext, src, dst, srcRegion, dstRegion, objects string, allowed map[string]bool) error {
+	lvl := level(objects)
+	sc.Report(executor.Progress{Message: fmt.Sprintf("comparing s3://%s with s3://%s by manifest (%s)", dst, src, lvl), Percent: -1})
+	rep, err := Verify(ctx, d.clients(srcRegion), d.clients(dstRegion), src, dst, lvl)
 	if err != nil {
 		return err
 	}
+	var left []Difference
+	for _, diff := range rep.Differences {
+		if allowed[diff.Key] {
+			sc.Report(executor.Progress{Line: fmt.Sprintf("s3://%s/%s differs from the copy: it was kept (%s)", dst, diff.Key, diff.Kind)})
+			continue
+		}
+		left = append(left, diff)
+	}
+	count := rep.Count - int64(len(rep.Differences)-len(left))
 	if err := errors.Join(
 		sc.Record("objects", strconv.FormatInt(rep.Objects, 10)),
-		sc.Record("differences", strconv.FormatInt(rep.Count, 10)),
+		sc.Record("differences", strconv.FormatInt(count, 10)),
 	); err != nil {
 		return err
 	}
-	if rep.OK() {
+	if count == 0 {
 		return nil
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "s3://%s does not match s3://%s: %d of %d objects differ (objects = %q)", dst, src, rep.Count, rep.Objects, level)
-	for i, d := range rep.Differences {
+	fmt.Fprintf(&b, "s3://%s does not match s3://%s: %d of %d objects differ (objects = %q)", dst, src, count, rep.Objects, lvl)
+	for i, diff := range left {
 		if i == shownDifferences {
-			fmt.Fprintf(&b, "\n  ... and %d more", rep.Count-shownDifferences)
+			fmt.Fprintf(&b, "\n  ... and %d more", count-shownDifferences)
 			break
 		}
-		fmt.Fprintf(&b, "\n  %s", d)
+		fmt.Fprintf(&b, "\n  %s", diff)
 	}
 	return errors.New(b.String())
 }
 
 func (h *VerifyHandler) Revert(context.Context, *executor.StepContext) error { return nil }
+
+// carryOf is the settings carry of a plan to dst.
+func carryOf(c plan.SettingsCarry, dst string) SettingsCarry {
+	return SettingsCarry{Source: c.Source, Destination: dst, Expected: c.Expected, Temporary: c.Temporary, CapturedBy: c.CapturedBy}
+}
+
+// settingsClients are the clients a carry from source into a bucket of
+// dstRegion uses.
+func (d *deps) settingsClients(ctx context.Context, sc *executor.StepContext, source, dstRegion string) SettingsClients {
+	return SettingsClients{Source: d.clients(d.region(ctx, sc, source)), Destination: d.clients(dstRegion), VisibleWithin: d.opts.visibleWithin()}
+}
+
+// ConfigureHandler runs BucketConfigure: the carried settings that act on
+// objects or users, once the bucket's copy is verified (settings phase 2).
+type ConfigureHandler struct{ *deps }
+
+func (h *ConfigureHandler) Apply(ctx context.Context, sc *executor.StepContext) error {
+	p, err := executor.Params[plan.BucketConfigureParams](sc)
+	if err == nil {
+		err = required(sc, "bucket", p.Bucket)
+	}
+	if err != nil {
+		return err
+	}
+	region := h.region(ctx, sc, p.Bucket)
+	return ConfigureAfterCopy(ctx, sc, h.settingsClients(ctx, sc, p.Settings.Source, region), carryOf(p.Settings, p.Bucket))
+}
+
+// Revert does nothing: the configuration is applied after the point of no
+// return (or, for a clone, on a bucket whose create step's undo deletes it).
+func (h *ConfigureHandler) Revert(context.Context, *executor.StepContext) error { return nil }
+
+// CaptureHandler runs BucketCapture: it records the bucket's carried
+// settings (checked against the plan's digests) in the journal, for a
+// re-created bucket of the same name to receive once the original is gone.
+type CaptureHandler struct{ *deps }
+
+func (h *CaptureHandler) Apply(ctx context.Context, sc *executor.StepContext) error {
+	p, err := executor.Params[plan.BucketCaptureParams](sc)
+	if err == nil {
+		err = required(sc, "bucket", p.Bucket)
+	}
+	if err != nil {
+		return err
+	}
+	_, err = CaptureSettings(ctx, sc, h.clients(h.region(ctx, sc, p.Bucket)), carryOf(p.Settings, p.Bucket))
+	return err
+}
+
+// Revert does nothing: capturing only reads.
+func (h *CaptureHandler) Revert(context.Context, *executor.StepContext) error { return nil }
+
+// modifiedAfter fails, naming them, when bucket holds objects written after
+// t: they are not what the run that kept the bucket retired.
+func modifiedAfter(ctx context.Context, c Lister, bucket string, t time.Time) error {
+	var n int64
+	var first []string
+	err := eachObject(ctx, c, bucket, func(o *Object) error {
+		if o.LastModified.After(t) {
+			n++
+			if len(first) < 5 {
+				first = append(first, o.Key)
+			}
+		}
+		return nil
+	})
+	if isNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		return fmt.Errorf("bucket %s is kept: %d object(s) were written to it after %s, when the run that kept it finished (e.g. %q); cleanup never deletes what the run did not retire", bucket, n, t.Format(time.RFC3339), first)
+	}
+	return nil
+}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/envmig/envmig/internal/awsclient"
 	"github.com/envmig/envmig/internal/testaws"
+	"github.com/envmig/envmig/planner/live"
 )
 
 // motoS3 resets moto and returns a client of it.
@@ -386,7 +387,7 @@ func TestRegionMoveKeepsHistory(t *testing.T) {
 	ctx := context.Background()
 	mkVersioned(t, c, "shop-assets")
 	want := writeRichHistory(t, c, "shop-assets", true)
-	before, err := CountHistory(ctx, c, "shop-assets", 0, 0)
+	before, err := live.CountHistory(ctx, c, "shop-assets", 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -414,11 +415,11 @@ func TestRegionMoveKeepsHistory(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("history after the move (-original +re-created):\n%s", diff)
 	}
-	after, err := CountHistory(ctx, c, "shop-assets", 0, 0)
+	after, err := live.CountHistory(ctx, c, "shop-assets", 0, 0)
 	if err != nil || after != before {
 		t.Errorf("count after the move %+v, before %+v (%v)", after, before, err)
 	}
-	capped, err := CountHistory(ctx, c, "shop-assets", 5, 2)
+	capped, err := live.CountHistory(ctx, c, "shop-assets", 5, 2)
 	if err != nil || !capped.Truncated || capped.Entries() != 5 {
 		t.Errorf("capped count %+v, %v", capped, err)
 	}

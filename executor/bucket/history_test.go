@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/google/go-cmp/cmp"
 	"pgregory.net/rapid"
+
+	"github.com/envmig/envmig/planner/live"
 )
 
 // listedIDs lists bucket's histories as version IDs, oldest first.
@@ -446,15 +448,15 @@ func TestCountHistoryCountsAndCaps(t *testing.T) {
 	}
 	s.del("b", "x/k0")
 	s.del("b", "k1")
-	c, err := CountHistory(context.Background(), s, "b", 0, 2)
+	c, err := live.CountHistory(context.Background(), s, "b", 0, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := HistoryCount{Current: 10, CurrentBytes: 30, Noncurrent: 14, NoncurrentBytes: 66, DeleteMarkers: 2}
+	want := live.HistoryCount{Current: 10, CurrentBytes: 30, Noncurrent: 14, NoncurrentBytes: 66, DeleteMarkers: 2}
 	if diff := cmp.Diff(want, c); diff != "" || c.AtStake() != 16 {
 		t.Errorf("count (-want +got):\n%s", diff)
 	}
-	c, err = CountHistory(context.Background(), s, "b", 10, 2)
+	c, err = live.CountHistory(context.Background(), s, "b", 10, 2)
 	if err != nil || !c.Truncated || c.Entries() != 10 {
 		t.Errorf("capped count = %+v, %v; want 10 entries, truncated", c, err)
 	}

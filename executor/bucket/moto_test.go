@@ -279,6 +279,11 @@ func TestMotoCopyVerifyDeleteHandlers(t *testing.T) {
 		t.Errorf("delta copied %s objects, want 1", dsc.Value("copied"))
 	}
 	del := plan.Step{ID: "bucket.delete.u", Action: plan.BucketDelete, Params: plan.BucketDeleteParams{Bucket: "orig", Region: testaws.Region}}
+	// A delete acts only on a bucket the plan observed as the spec's.
+	if err := hs[plan.BucketDelete].Apply(ctx, executor.NewStepContext(p, del, "apply", nil)); err == nil || !strings.Contains(err.Error(), "never observed") {
+		t.Fatalf("delete of an unobserved bucket: %v", err)
+	}
+	p.Observations = append(p.Observations, plan.Observation{Address: "bucket.u", Kind: plan.KindBucket, ID: "orig", Exists: true})
 	for range 2 {
 		if err := hs[plan.BucketDelete].Apply(ctx, executor.NewStepContext(p, del, "apply", nil)); err != nil {
 			t.Fatal(err)

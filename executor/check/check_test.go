@@ -2,6 +2,7 @@ package check
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -16,8 +17,12 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/envmig/envmig/executor"
+	"github.com/envmig/envmig/executor/bucket"
+	"github.com/envmig/envmig/executor/executortest"
 	"github.com/envmig/envmig/internal/awsclient"
 	"github.com/envmig/envmig/internal/testaws"
 	"github.com/envmig/envmig/planner/plan"
@@ -129,26 +134,117 @@ func frozenWorld(t *testing.T) (*awsclient.Clients, *plan.Plan, plan.Step) {
 		DBInstanceClass: aws.String("db.t3.medium"), AllocatedStorage: aws.Int32(20), MasterUsername: aws.String("u"), MasterUserPassword: aws.String("password1")}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := cl.S3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("data")}); err != nil {
-		t.Fatal(err)
+	for _, b := range []string{"data", "data-envmig"} {
+		if _, err := cl.S3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(b)}); err != nil {
+			t.Fatal(err)
+		}
 	}
-	p := &plan.Plan{Observations: []plan.Observation{
+	for _, k := range []string{"keep.txt", "img/7.png"} {
+		if _, err := cl.S3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("data"), Key: aws.String(k), Body: strings.NewReader("v1 " + k)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := &plan.Plan{Lineage: "run-1", Observations: []plan.Observation{
 		{Address: "database.main", Kind: plan.KindDatabase, ID: "db", Exists: true, Attrs: map[string]string{"instance_class": "db.t3.medium", "allocated_storage": "20"}},
 		{Address: "bucket.data", Kind: plan.KindBucket, ID: "data", Exists: true, Attrs: map[string]string{"region": "us-east-1"}},
 	}}
-	s := plan.Step{ID: "verify.frozen", Action: plan.VerifyFrozen, Params: plan.VerifyFrozenParams{Groups: []string{"web"}, Databases: []string{"db"}, Buckets: []string{"data"}, StandbySteps: []string{"group.standby.web"}}}
+	guard := plan.BucketGuard{Bucket: "data", Manifest: plan.ManifestName("data"), Copy: "data-envmig", Objects: "etag"}
+	s := plan.Step{ID: "verify.frozen", Action: plan.VerifyFrozen, Params: plan.VerifyFrozenParams{Groups: []string{"web"}, Databases: []string{"db"},
+		Buckets: []plan.BucketGuard{guard}, StandbySteps: []string{"group.standby.web"}}}
+	return cl, p, s
+}
+
+// frozenWorldCopied is frozenWorld once the bucket's copy was taken: the
+// copy holds what the bucket held (tagged as the run's) and its manifest is
+// recorded in blobs.
+func frozenWorldCopied(t *testing.T, blobs *executortest.MemBlobs) (*awsclient.Clients, *plan.Plan, plan.Step) {
+	t.Helper()
+	cl, p, s := frozenWorld(t)
+	ctx := context.Background()
+	c := awsclient.NewS3(cl.Config, "")
+	if _, err := c.PutBucketTagging(ctx, &s3.PutBucketTaggingInput{Bucket: aws.String("data-envmig"),
+		Tagging: &s3types.Tagging{TagSet: []s3types.Tag{{Key: aws.String(executor.RunTagKey), Value: aws.String("run-1")}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (&bucket.Syncer{Src: c, Dst: c, SrcBucket: "data", DstBucket: "data-envmig", Delete: true}).Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	w, _ := blobs.CreateBlob(ctx, "run-1", plan.ManifestName("data"))
+	if _, err := bucket.TakeManifest(ctx, c, "data", w); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
 	return cl, p, s
 }
 
 func frozenHandler(cl *awsclient.Clients) *Frozen {
-	return &Frozen{Groups: cl.AutoScaling, DBs: cl.RDS, S3: func(region string) ObjectLister { return awsclient.NewS3(cl.Config, region) }}
+	s3For := func(region string) bucket.S3API { return awsclient.NewS3(cl.Config, region) }
+	return &Frozen{Groups: cl.AutoScaling, DBs: cl.RDS, Buckets: bucket.NewGuards(s3For, bucket.Options{})}
 }
 
 func TestFrozenPassesWhenNothingMoved(t *testing.T) {
-	cl, p, s := frozenWorld(t)
+	blobs := &executortest.MemBlobs{}
+	cl, p, s := frozenWorldCopied(t, blobs)
 	freeze := map[string]time.Time{"group.standby.web": time.Now().Truncate(time.Second).Add(2 * time.Second)}
-	if err := frozenHandler(cl).Apply(context.Background(), stepContext(p, s, freeze)); err != nil {
+	sc := stepContext(p, s, freeze)
+	sc.TestBlobs(blobs)
+	if err := frozenHandler(cl).Apply(context.Background(), sc); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Issue 14: an object deleted from an original bucket during the standby
+// is reported by verify.frozen with its key (modification times cannot
+// show a delete); an object written is too. Both stop the run without
+// undoing it, and a resume copies the difference into the copy, verifies
+// it and passes.
+func TestFrozenSeesDeletesAndResumeCopiesTheDifference(t *testing.T) {
+	blobs := &executortest.MemBlobs{}
+	cl, p, s := frozenWorldCopied(t, blobs)
+	ctx := context.Background()
+	c := awsclient.NewS3(cl.Config, "")
+	if _, err := c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String("data"), Key: aws.String("img/7.png")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("data"), Key: aws.String("late/order-123.json"), Body: strings.NewReader("{}")}); err != nil {
+		t.Fatal(err)
+	}
+	freeze := map[string]time.Time{"group.standby.web": time.Now().Truncate(time.Second).Add(2 * time.Second)}
+	sc := executor.NewStepContext(p, s, "apply", map[string]string{})
+	sc.TestHooks(func(id, key string) string {
+		if t, ok := freeze[id]; ok && key == "frozen_at" {
+			return t.UTC().Format(time.RFC3339)
+		}
+		return ""
+	}, nil, nil)
+	sc.TestBlobs(blobs)
+	err := frozenHandler(cl).Apply(ctx, sc)
+	var ce *executor.ChangedError
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "img/7.png") || !strings.Contains(err.Error(), "late/order-123.json") {
+		t.Fatalf("frozen = %v, want a ChangedError naming the deleted and the added object", err)
+	}
+	// The resume: the difference goes into the copy, which is verified.
+	if err := frozenHandler(cl).Apply(ctx, sc); err != nil {
+		t.Fatalf("resume: %v", err)
+	}
+	var keys []string
+	out, _ := c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("data-envmig")})
+	for _, o := range out.Contents {
+		keys = append(keys, aws.ToString(o.Key))
+	}
+	if diff := cmp.Diff([]string{"keep.txt", "late/order-123.json"}, keys); diff != "" {
+		t.Fatalf("the copy after the resume (-want +got):\n%s", diff)
+	}
+	// A later change is caught against the new manifest.
+	if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("data"), Key: aws.String("later.json"), Body: strings.NewReader("{}")}); err != nil {
+		t.Fatal(err)
+	}
+	sc2 := stepContext(p, s, freeze)
+	sc2.TestBlobs(blobs)
+	if err := frozenHandler(cl).Apply(ctx, sc2); !errors.As(err, &ce) || !strings.Contains(err.Error(), "later.json") {
+		t.Fatalf("frozen = %v, want the later write", err)
 	}
 }
 
@@ -161,7 +257,12 @@ func TestFrozenCatchesOutOfBandChanges(t *testing.T) {
 			if _, err := cl.S3.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String("data"), Key: aws.String("late.txt"), Body: strings.NewReader("x")}); err != nil {
 				t.Fatal(err)
 			}
-		}, `"late.txt"`},
+		}, `late.txt`},
+		"object deleted": {func(t *testing.T, cl *awsclient.Clients) {
+			if _, err := cl.S3.DeleteObject(context.Background(), &s3.DeleteObjectInput{Bucket: aws.String("data"), Key: aws.String("img/7.png")}); err != nil {
+				t.Fatal(err)
+			}
+		}, `img/7.png`},
 		"database modified": {func(t *testing.T, cl *awsclient.Clients) {
 			if _, err := cl.RDS.ModifyDBInstance(context.Background(), &rds.ModifyDBInstanceInput{DBInstanceIdentifier: aws.String("db"), DBInstanceClass: aws.String("db.t3.small"), ApplyImmediately: aws.Bool(true)}); err != nil {
 				t.Fatal(err)
@@ -177,10 +278,13 @@ func TestFrozenCatchesOutOfBandChanges(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			cl, p, s := frozenWorld(t)
-			freeze := map[string]time.Time{"group.standby.web": time.Now().Truncate(time.Second)}
+			blobs := &executortest.MemBlobs{}
+			cl, p, s := frozenWorldCopied(t, blobs)
+			freeze := map[string]time.Time{"group.standby.web": time.Now().Truncate(time.Second).Add(2 * time.Second)}
 			tc.change(t, cl)
-			err := frozenHandler(cl).Apply(context.Background(), stepContext(p, s, freeze))
+			sc := stepContext(p, s, freeze)
+			sc.TestBlobs(blobs)
+			err := frozenHandler(cl).Apply(context.Background(), sc)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want it to mention %s", err, tc.want)
 			}

@@ -12,9 +12,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 	rdstypes "github.com/aws/aws-sdk-go-v2/service/rds/types"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/envmig/envmig/executor"
+	"github.com/envmig/envmig/executor/bucket"
 	"github.com/envmig/envmig/planner/plan"
 )
 
@@ -28,25 +28,37 @@ type DBReader interface {
 	DescribeDBInstances(ctx context.Context, in *rds.DescribeDBInstancesInput, optFns ...func(*rds.Options)) (*rds.DescribeDBInstancesOutput, error)
 }
 
-// ObjectLister lists a bucket.
-type ObjectLister interface {
-	ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, optFns ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
-}
-
 // Frozen verifies the freeze held: every instance of the groups is still
 // out of service, every original database still has the settings the plan
-// observed and is available, and no object of a copied bucket was written
-// after the standby began. It is the last check before the gate, so what
-// users did during the window is caught while rollback is still possible.
+// observed and is available, and every copied bucket still matches the
+// manifest its copy recorded in the standby — keys, sizes, ETags, versions,
+// deletes included — with nothing in that manifest written after the
+// standby began. It is the last check before the point of no return, and
+// the point of no return runs it again after its confirmation: what users
+// did during the window is caught while rollback is still possible.
+//
+// A bucket that changed is a freeze that did not hold, not a bad copy: the
+// step fails with an *executor.ChangedError, which stops the run without
+// undoing it; `envmig resume` (once the writers are stopped) copies the
+// difference and verifies again, `envmig rollback` undoes the run.
+// Database writes are invisible to envmig (only settings and status are
+// compared; LatestRestorableTime moving proves nothing): the spec's own
+// verify { command } checks are the proof for database rows.
 //
 // The freeze time is the standby step's frozen_at: a whole second after
 // which every write is late (S3 times objects to the second). It comes from
 // this machine's clock: a skew with S3's of more than a second can hide or
 // invent a late write.
 type Frozen struct {
-	Groups GroupReader
-	DBs    DBReader
-	S3     func(region string) ObjectLister
+	Groups  GroupReader
+	DBs     DBReader
+	Buckets BucketGuard
+}
+
+// BucketGuard checks an original bucket against its recorded manifest;
+// bucket.Guards satisfies it.
+type BucketGuard interface {
+	Guard(ctx context.Context, sc *executor.StepContext, g plan.BucketGuard) error
 }
 
 var _ executor.Handler = (*Frozen)(nil)
@@ -59,20 +71,26 @@ func (f *Frozen) Apply(ctx context.Context, sc *executor.StepContext) error {
 	if err != nil {
 		return err
 	}
+	return f.Check(ctx, sc, p)
+}
+
+// Check runs the checks of p in sc's step (the point of no return runs the
+// verify.frozen step's checks again this way).
+func (f *Frozen) Check(ctx context.Context, sc *executor.StepContext, p plan.VerifyFrozenParams) error {
 	var problems []string
 	for _, g := range p.Groups {
-		p, err := f.group(ctx, g)
+		pr, err := f.group(ctx, g)
 		if err != nil {
 			return err
 		}
-		problems = append(problems, p...)
+		problems = append(problems, pr...)
 	}
 	for _, id := range p.Databases {
-		p, err := f.database(ctx, sc.Plan, id)
+		pr, err := f.database(ctx, sc.Plan, id)
 		if err != nil {
 			return err
 		}
-		problems = append(problems, p...)
+		problems = append(problems, pr...)
 	}
 	var freeze time.Time
 	for _, id := range p.StandbySteps {
@@ -84,20 +102,54 @@ func (f *Frozen) Apply(ctx context.Context, sc *executor.StepContext) error {
 			freeze = t
 		}
 	}
-	if !freeze.IsZero() {
-		for _, b := range p.Buckets {
-			p, err := f.bucket(ctx, sc, b, freeze)
-			if err != nil {
+	var changed []string
+	for _, g := range p.Buckets {
+		err := f.Buckets.Guard(ctx, sc, g)
+		var ce *executor.ChangedError
+		switch {
+		case errors.As(err, &ce):
+			changed = append(changed, ce.Changes...)
+			continue
+		case err != nil:
+			return err
+		}
+		// Writes between the standby and the copy's listing are in the
+		// copy, but their writer was not switched off. Once the operator
+		// resumed after such a finding, they are accepted.
+		if freeze.IsZero() || sc.Value(lateKey+g.Bucket) == "acknowledged" {
+			continue
+		}
+		n, first, err := bucket.WrittenSince(ctx, sc, g, freeze)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			continue
+		}
+		if sc.Value(lateKey+g.Bucket) != "" {
+			if err := sc.Record(lateKey+g.Bucket, "acknowledged"); err != nil {
 				return err
 			}
-			problems = append(problems, p...)
+			continue
 		}
+		msg := fmt.Sprintf("s3://%s: %d object(s) written after the standby began at %s (e.g. %q): something still writes", g.Bucket, n, freeze.Format(time.RFC3339), first)
+		if err := sc.Record(lateKey+g.Bucket, msg); err != nil {
+			return err
+		}
+		changed = append(changed, msg)
 	}
-	if len(problems) > 0 {
-		return fmt.Errorf("the environment changed during the standby, so the copy may miss data:\n  - %s", strings.Join(problems, "\n  - "))
+	switch {
+	case len(problems) > 0:
+		return fmt.Errorf("the environment changed during the standby, so the copy may miss data:\n  - %s", strings.Join(append(problems, changed...), "\n  - "))
+	case len(changed) > 0:
+		return &executor.ChangedError{Changes: changed}
 	}
 	return nil
 }
+
+// lateKey prefixes the step value recording writes made between the
+// standby and a bucket's copy.
+const lateKey = "late."
 
 func (f *Frozen) Revert(context.Context, *executor.StepContext) error { return nil }
 
@@ -159,35 +211,4 @@ func (f *Frozen) database(ctx context.Context, p *plan.Plan, id string) ([]strin
 		problems = append(problems, fmt.Sprintf("database %s is %s: something is modifying it", id, s))
 	}
 	return problems, nil
-}
-
-func (f *Frozen) bucket(ctx context.Context, sc *executor.StepContext, name string, freeze time.Time) ([]string, error) {
-	region := ""
-	for _, o := range sc.Plan.Observations {
-		if o.Kind == plan.KindBucket && o.ID == name {
-			region = o.Attrs["region"]
-		}
-	}
-	var late []string
-	n := 0
-	pg := s3.NewListObjectsV2Paginator(f.S3(region), &s3.ListObjectsV2Input{Bucket: aws.String(name)})
-	for pg.HasMorePages() {
-		page, err := pg.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("list %s: %w", name, err)
-		}
-		for _, o := range page.Contents {
-			if !aws.ToTime(o.LastModified).Before(freeze) {
-				n++
-				if len(late) < 5 {
-					late = append(late, aws.ToString(o.Key))
-				}
-			}
-		}
-		sc.Report(executor.Progress{Message: "checking " + name + " for writes after the freeze", Percent: -1})
-	}
-	if n == 0 {
-		return nil, nil
-	}
-	return []string{fmt.Sprintf("%d object(s) of %s were written after the standby began at %s (e.g. %q)", n, name, freeze.Format(time.RFC3339), late)}, nil
 }

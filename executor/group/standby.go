@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 
 	"github.com/envmig/envmig/executor"
+	"github.com/envmig/envmig/internal/awsclient"
 	"github.com/envmig/envmig/planner/plan"
 )
 
@@ -101,7 +102,7 @@ func (g *Groups) Standby(ctx context.Context, sc *executor.StepContext, name str
 	if err != nil {
 		return fmt.Errorf("standby of %s: %w", name, err)
 	}
-	if err := g.checkRefreshes(ctx, name); err != nil {
+	if err := g.checkRefreshes(ctx, sc, name); err != nil {
 		return err
 	}
 	if !ok {
@@ -148,11 +149,19 @@ var activeRefresh = []types.InstanceRefreshStatus{
 	types.InstanceRefreshStatusBaking,
 }
 
-// checkRefreshes refuses a group with an instance refresh under way.
-func (g *Groups) checkRefreshes(ctx context.Context, name string) error {
+// checkRefreshes refuses a group with an instance refresh under way. An
+// endpoint that does not implement DescribeInstanceRefreshes (an emulator)
+// cannot have one: the check is skipped, and said so.
+func (g *Groups) checkRefreshes(ctx context.Context, sc progress, name string) error {
 	p := autoscaling.NewDescribeInstanceRefreshesPaginator(g.c.ASG, &autoscaling.DescribeInstanceRefreshesInput{AutoScalingGroupName: aws.String(name)})
 	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
+		// A few attempts only: an endpoint that does not know the call
+		// answers every retry the same way.
+		page, err := p.NextPage(ctx, func(o *autoscaling.Options) { o.RetryMaxAttempts = 3 })
+		if awsclient.NotImplemented(err) {
+			sc.Report(executor.Progress{Line: fmt.Sprintf("%s: this endpoint does not implement DescribeInstanceRefreshes, so no refresh can be under way; InstanceRefresh is suspended for the standby anyway", name)})
+			return nil
+		}
 		if err != nil {
 			return fmt.Errorf("standby of %s: list its instance refreshes: %w", name, err)
 		}

@@ -21,8 +21,8 @@ import (
 	"github.com/envmig/envmig/executor"
 )
 
-// switcher is what every AWS kind offers.
-type switcher interface {
+// allSwitcher is what every AWS kind offers.
+type allSwitcher interface {
 	Off(ctx context.Context, sc *executor.StepContext, ref string) error
 	On(ctx context.Context, sc *executor.StepContext, ref string, get func(string) string) error
 	Find(ctx context.Context, refs []string) ([]Found, error)
@@ -30,17 +30,17 @@ type switcher interface {
 }
 
 var (
-	_ switcher = (*Rules)(nil)
-	_ switcher = (*Schedules)(nil)
-	_ switcher = (*Services)(nil)
-	_ switcher = (*Mappings)(nil)
+	_ allSwitcher = (*Rules)(nil)
+	_ allSwitcher = (*Schedules)(nil)
+	_ allSwitcher = (*Services)(nil)
+	_ allSwitcher = (*Mappings)(nil)
 )
 
 // kind is one switch kind's test harness over moto.
 type kind struct {
 	// create makes an "on" resource and returns its reference.
 	create func(*world, *testing.T) string
-	sw     func(*world) switcher
+	sw     func(*world) allSwitcher
 	// snap is everything a restore must bring back, read from AWS.
 	snap func(*testing.T, *world, string) any
 	// off says whether snap shows it off.
@@ -57,7 +57,7 @@ type kind struct {
 var kinds = map[string]kind{
 	"rule": {
 		create: (*world).rule,
-		sw:     func(w *world) switcher { return NewRules(w.events, fast) },
+		sw:     func(w *world) allSwitcher { return NewRules(w.events, fast) },
 		snap: func(t *testing.T, w *world, ref string) any {
 			bus, name, _ := ParseRule(ref)
 			out, err := w.events.DescribeRule(context.Background(), &eventbridge.DescribeRuleInput{Name: aws.String(name), EventBusName: aws.String(bus)})
@@ -88,7 +88,7 @@ var kinds = map[string]kind{
 	},
 	"schedule": {
 		create: (*world).schedule,
-		sw:     func(w *world) switcher { return NewSchedules(w.sched, fast) },
+		sw:     func(w *world) allSwitcher { return NewSchedules(w.sched, fast) },
 		snap: func(t *testing.T, w *world, ref string) any {
 			group, name, _ := ParseSchedule(ref)
 			out, err := w.sched.GetSchedule(context.Background(), &scheduler.GetScheduleInput{Name: aws.String(name), GroupName: aws.String(group)})
@@ -113,7 +113,7 @@ var kinds = map[string]kind{
 	},
 	"ecs": {
 		create: (*world).service,
-		sw:     func(w *world) switcher { return NewServices(w.ecs, w.aas, fast) },
+		sw:     func(w *world) allSwitcher { return NewServices(w.ecs, w.aas, fast) },
 		snap: func(t *testing.T, w *world, ref string) any {
 			cluster, name, _ := ParseService(ref)
 			out, err := w.ecs.DescribeServices(context.Background(), &ecs.DescribeServicesInput{Cluster: aws.String(cluster), Services: []string{name}})
@@ -153,7 +153,7 @@ var kinds = map[string]kind{
 	},
 	"lambda": {
 		create: (*world).mapping,
-		sw:     func(w *world) switcher { return NewMappings(w.lambda, fast) },
+		sw:     func(w *world) allSwitcher { return NewMappings(w.lambda, fast) },
 		snap: func(t *testing.T, w *world, uuid string) any {
 			out, err := w.lambda.GetEventSourceMapping(context.Background(), &lambda.GetEventSourceMappingInput{UUID: aws.String(uuid)})
 			if err != nil {

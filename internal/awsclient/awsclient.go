@@ -94,7 +94,10 @@ func HTTPClient(conns int) aws.HTTPClient {
 
 // Clients are the service clients of one account and region.
 type Clients struct {
-	Config         aws.Config
+	Config aws.Config
+	// Account is the caller's account, when the maker of the clients read
+	// it ("" otherwise).
+	Account        string
 	STS            *sts.Client
 	RDS            *rds.Client
 	S3             *s3.Client

@@ -57,6 +57,32 @@ var s3Actions = map[string][]string{
 	"PutObject":                  {"s3:PutObject"},
 	"DeleteObject":               {"s3:DeleteObject", "s3:DeleteObjectVersion"},
 	"DeleteObjects":              {"s3:DeleteObject", "s3:DeleteObjectVersion"},
+	"ListBuckets":                {"s3:ListAllMyBuckets"},
+	// Bucket settings: read, and carried to a new bucket.
+	"GetPublicAccessBlock":               {"s3:GetBucketPublicAccessBlock"},
+	"GetBucketOwnershipControls":         {"s3:GetBucketOwnershipControls"},
+	"GetBucketLifecycleConfiguration":    {"s3:GetLifecycleConfiguration"},
+	"GetBucketCors":                      {"s3:GetBucketCORS"},
+	"GetBucketNotificationConfiguration": {"s3:GetBucketNotification"},
+	"GetBucketLogging":                   {"s3:GetBucketLogging"},
+	"GetBucketWebsite":                   {"s3:GetBucketWebsite"},
+	"GetBucketRequestPayment":            {"s3:GetBucketRequestPayment"},
+	"GetBucketReplication":               {"s3:GetReplicationConfiguration"},
+	"GetBucketAccelerateConfiguration":   {"s3:GetAccelerateConfiguration"},
+	"PutBucketPolicy":                    {"s3:PutBucketPolicy"},
+	"PutPublicAccessBlock":               {"s3:PutBucketPublicAccessBlock"},
+	"DeletePublicAccessBlock":            {"s3:PutBucketPublicAccessBlock"},
+	"PutBucketOwnershipControls":         {"s3:PutBucketOwnershipControls"},
+	"PutBucketEncryption":                {"s3:PutEncryptionConfiguration"},
+	"PutBucketLifecycleConfiguration":    {"s3:PutLifecycleConfiguration"},
+	"PutBucketCors":                      {"s3:PutBucketCORS"},
+	"PutBucketNotificationConfiguration": {"s3:PutBucketNotification"},
+	"PutBucketLogging":                   {"s3:PutBucketLogging"},
+	"PutBucketWebsite":                   {"s3:PutBucketWebsite"},
+	"PutBucketRequestPayment":            {"s3:PutBucketRequestPayment"},
+	"PutObjectLockConfiguration":         {"s3:PutBucketObjectLockConfiguration"},
+	"PutBucketReplication":               {"s3:PutReplicationConfiguration"},
+	"PutBucketAccelerateConfiguration":   {"s3:PutAccelerateConfiguration"},
 }
 
 // Actions returns the IAM actions an SDK operation needs. serviceID is the
@@ -97,7 +123,12 @@ var (
 	readActions = []string{
 		"sts:GetCallerIdentity",
 		"rds:DescribeDBInstances", "rds:DescribeDBSnapshots", "rds:ListTagsForResource",
-		"autoscaling:DescribeAutoScalingGroups",
+		"autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribeInstanceRefreshes",
+		"ec2:DescribeTags", "elasticloadbalancing:DescribeTargetHealth", "elasticloadbalancing:DescribeInstanceHealth",
+		"elasticloadbalancing:DescribeTargetGroups", "s3:ListAllMyBuckets",
+		"events:DescribeRule", "events:ListTagsForResource", "events:ListTargetsByRule", "scheduler:GetSchedule",
+		"ecs:DescribeServices", "application-autoscaling:DescribeScalableTargets", "lambda:GetEventSourceMapping", "lambda:ListTags",
+		"cloudformation:DescribeStacks", "cloudformation:GetTemplate", "cloudformation:DescribeStackEvents", "cloudformation:DescribeChangeSet",
 		"cloudformation:ListStackResources",
 		"kms:DescribeKey",
 	}
@@ -108,17 +139,28 @@ var (
 	}
 	groupActions = []string{
 		"autoscaling:SuspendProcesses", "autoscaling:ResumeProcesses", "autoscaling:UpdateAutoScalingGroup",
-		"autoscaling:EnterStandby", "autoscaling:ExitStandby",
+		"autoscaling:EnterStandby", "autoscaling:ExitStandby", "autoscaling:CreateOrUpdateTags", "autoscaling:DeleteTags",
 	}
 	bucketActions = []string{
 		"s3:ListBucket", "s3:ListBucketVersions", "s3:ListBucketMultipartUploads", "s3:GetBucketLocation",
 		"s3:GetBucketVersioning", "s3:GetEncryptionConfiguration", "s3:GetBucketTagging", "s3:GetBucketPolicy",
 		"s3:GetBucketObjectLockConfiguration", "s3:CreateBucket", "s3:DeleteBucket", "s3:PutBucketVersioning",
-		"s3:PutBucketTagging",
+		"s3:PutBucketTagging", "s3:GetBucketPublicAccessBlock", "s3:GetBucketOwnershipControls", "s3:GetLifecycleConfiguration",
+		"s3:GetBucketCORS", "s3:GetBucketNotification", "s3:GetBucketLogging", "s3:GetBucketWebsite", "s3:GetBucketRequestPayment",
+		"s3:GetReplicationConfiguration", "s3:GetAccelerateConfiguration", "s3:PutBucketPolicy", "s3:PutBucketPublicAccessBlock",
+		"s3:PutBucketOwnershipControls", "s3:PutEncryptionConfiguration", "s3:PutLifecycleConfiguration", "s3:PutBucketCORS",
+		"s3:PutBucketNotification", "s3:PutBucketLogging", "s3:PutBucketWebsite", "s3:PutBucketRequestPayment",
+		"s3:PutBucketObjectLockConfiguration", "s3:PutReplicationConfiguration", "s3:PutAccelerateConfiguration",
 	}
 	objectActions = []string{
 		"s3:GetObject", "s3:GetObjectAttributes", "s3:GetObjectTagging", "s3:PutObject", "s3:PutObjectTagging",
 		"s3:AbortMultipartUpload", "s3:ListMultipartUploadParts", "s3:DeleteObject", "s3:DeleteObjectVersion",
+	}
+	switchActions = []string{
+		"events:DisableRule", "events:EnableRule", "events:PutRule", "events:TagResource", "events:UntagResource",
+		"scheduler:UpdateSchedule", "iam:PassRole",
+		"ecs:UpdateService", "ecs:TagResource", "ecs:UntagResource", "application-autoscaling:RegisterScalableTarget",
+		"lambda:UpdateEventSourceMapping", "lambda:TagResource", "lambda:UntagResource",
 	}
 	kmsActions = []string{"kms:DescribeKey", "kms:CreateGrant", "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"}
 )
@@ -155,6 +197,15 @@ func For(s Scope) Policy {
 	add("EnvmigGroups", groupActions, groups, nil)
 	add("EnvmigBuckets", bucketActions, buckets, nil)
 	add("EnvmigObjects", objectActions, objects, nil)
+	add("EnvmigStandbyInstances", []string{"ec2:CreateTags", "ec2:DeleteTags"}, []string{fmt.Sprintf("arn:aws:ec2:%s:%s:instance/*", region, acct)}, nil)
+	add("EnvmigSwitches", switchActions, []string{
+		fmt.Sprintf("arn:aws:events:%s:%s:rule/*", region, acct),
+		fmt.Sprintf("arn:aws:scheduler:%s:%s:schedule/*", region, acct),
+		fmt.Sprintf("arn:aws:ecs:%s:%s:service/*", region, acct),
+		fmt.Sprintf("arn:aws:application-autoscaling:%s:%s:scalable-target/*", region, acct),
+		fmt.Sprintf("arn:aws:lambda:%s:%s:event-source-mapping:*", region, acct),
+		fmt.Sprintf("arn:aws:iam::%s:role/*", acct),
+	}, nil)
 	add("EnvmigKeysThroughRDS", kmsActions, []string{fmt.Sprintf("arn:aws:kms:%s:%s:key/*", region, acct)},
 		map[string]any{"StringEquals": map[string]string{"kms:ViaService": fmt.Sprintf("rds.%s.amazonaws.com", region)}})
 	return p

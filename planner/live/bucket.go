@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -17,7 +18,7 @@ import (
 // bucket reads one bucket: its region first, with the default client, then
 // everything else with a client of that region. A missing bucket has Exists
 // false.
-func (o *observation) bucket(ctx context.Context, name string, count bool) (*Bucket, error) {
+func (o *observation) bucket(ctx context.Context, name string, count bool, modifiedSince time.Time) (*Bucket, error) {
 	what := fmt.Sprintf("bucket %q", name)
 	b := &Bucket{Name: name}
 	loc, err := o.s3("").GetBucketLocation(ctx, &s3.GetBucketLocationInput{Bucket: aws.String(name)})
@@ -42,8 +43,17 @@ func (o *observation) bucket(ctx context.Context, name string, count bool) (*Buc
 		return nil, readError(what, err.action, err.err)
 	}
 	if count {
-		if err := o.countObjects(ctx, c, b); err != nil {
+		if err := o.countObjects(ctx, c, b, modifiedSince); err != nil {
 			return nil, readError(what, "s3:ListBucket", err)
+		}
+		// A versioned bucket's history is what a copy of its current
+		// objects alone would lose.
+		if b.Versioning != "" {
+			h, err := CountHistory(ctx, limitedLister{api: c, slots: o.lists}, b.Name, o.r.objectCap(), o.r.concurrency())
+			if err != nil {
+				return nil, readError(what, "s3:ListBucketVersions", err)
+			}
+			b.NoncurrentVersions, b.DeleteMarkers, b.HistoryTruncated = h.Noncurrent, h.DeleteMarkers, h.Truncated
 		}
 	}
 	return b, nil
@@ -70,11 +80,7 @@ func readSettings(ctx context.Context, c S3API, b *Bucket) *actionError {
 	}
 	b.Versioning = string(ver.Status)
 
-	sc, ok := c.(s3settings.API)
-	if !ok {
-		return &actionError{"s3:GetBucketPolicy", fmt.Errorf("the S3 client %T cannot read bucket settings (it lacks s3settings.API)", c)}
-	}
-	cfg, err := s3settings.Read(ctx, sc, b.Name)
+	cfg, err := s3settings.Read(ctx, c, b.Name)
 	if err != nil {
 		var re *s3settings.ReadError
 		if errors.As(err, &re) {

@@ -239,6 +239,10 @@ func (f *fake) GetObjectLockConfiguration(_ context.Context, in *s3.GetObjectLoc
 
 // ListObjectsV2 serves Prefix, Delimiter "/" and continuation tokens (the
 // index of the next entry), pageSize entries a page.
+func (f *fake) ListObjectVersions(context.Context, *s3.ListObjectVersionsInput, ...func(*s3.Options)) (*s3.ListObjectVersionsOutput, error) {
+	return &s3.ListObjectVersionsOutput{}, nil
+}
+
 func (f *fake) ListObjectsV2(_ context.Context, in *s3.ListObjectsV2Input, _ ...func(*s3.Options)) (*s3.ListObjectsV2Output, error) {
 	b, err := f.bucket("ListObjectsV2", in.Bucket)
 	if err != nil {

@@ -40,6 +40,7 @@ func groupOf(in astypes.AutoScalingGroup) *Group {
 		SuspendedProcesses: []string{},
 		TargetGroupARNs:    slices.Sorted(slices.Values(in.TargetGroupARNs)),
 		LoadBalancerNames:  slices.Sorted(slices.Values(in.LoadBalancerNames)),
+		StandbyRun:         GroupStandbyRun(in.Tags),
 	}
 	for _, i := range in.Instances {
 		g.Instances = append(g.Instances, Instance{

@@ -360,6 +360,7 @@ func TestObserveMoto(t *testing.T) {
 			"Assets": {LogicalID: "Assets", PhysicalID: f.stackBucketName, Type: "AWS::S3::Bucket"},
 		},
 		StackFound: true,
+		Switches:   map[string]*live.Switch{},
 	}
 	if diff := cmp.Diff(want, obs, cmpopts.IgnoreFields(live.Bucket{}, "Settings")); diff != "" {
 		t.Errorf("Observe (-want +got):\n%s", diff)
@@ -415,6 +416,7 @@ func TestObserveMoto(t *testing.T) {
 		"s3:GetBucketReplication":               2,
 		"s3:GetBucketAccelerateConfiguration":   2,
 		"s3:ListObjectsV2":                      1 + len(prefixes) + 1 + 1, // uploads: root + each prefix; archive: root + ledger/
+		"s3:ListObjectVersions":                 1 + len(prefixes) + 1 + 1, // both are versioned: their histories are counted too
 		"autoscaling:DescribeAutoScalingGroups": 2,
 		"kms:DescribeKey":                       5,
 		"cloudformation:ListStackResources":     1,
@@ -454,6 +456,7 @@ func TestObserveMissingMoto(t *testing.T) {
 		Buckets:   map[string]*live.Bucket{uploads: {Name: uploads}},
 		Groups:    map[string]*live.Group{groupName: {Name: groupName}},
 		KMSKeys:   map[string]*live.KMSKey{"alias/shop-prod": {Ref: "alias/shop-prod", Error: "NotFoundException"}},
+		Switches:  map[string]*live.Switch{},
 	}
 	if diff := cmp.Diff(want, obs); diff != "" {
 		t.Errorf("Observe (-want +got):\n%s", diff)

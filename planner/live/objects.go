@@ -17,8 +17,8 @@ const recentWindow = 24 * time.Hour
 
 // countObjects counts b's current objects in parallel by top-level prefix,
 // up to the reader's cap (see the package documentation).
-func (o *observation) countObjects(ctx context.Context, c S3API, b *Bucket) error {
-	cnt := &counter{limit: o.r.objectCap(), since: o.readAt.Add(-recentWindow)}
+func (o *observation) countObjects(ctx context.Context, c S3API, b *Bucket, modifiedSince time.Time) error {
+	cnt := &counter{limit: o.r.objectCap(), since: o.readAt.Add(-recentWindow), modifiedSince: modifiedSince}
 	lister := limitedLister{api: c, slots: o.lists}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -54,6 +54,7 @@ func (o *observation) countObjects(ctx context.Context, c S3API, b *Bucket) erro
 	b.Objects, b.Bytes = cnt.objects, cnt.bytes
 	b.RecentObjects, b.RecentBytes = cnt.recentObjects, cnt.recentBytes
 	b.Truncated = cnt.truncated
+	b.ModifiedAfter, b.ModifiedKeys = cnt.modified, cnt.modifiedKeys
 	return nil
 }
 
@@ -83,6 +84,10 @@ func listPrefix(ctx context.Context, l limitedLister, bucket, prefix string, cnt
 type counter struct {
 	limit int64
 	since time.Time
+	// modifiedSince, when set, counts the objects modified after it.
+	modifiedSince time.Time
+	modified      int64
+	modifiedKeys  []string
 
 	mu                         sync.Mutex
 	objects, bytes             int64
@@ -104,6 +109,12 @@ func (c *counter) add(objs []s3types.Object) {
 		size := aws.ToInt64(obj.Size)
 		c.objects++
 		c.bytes += size
+		if !c.modifiedSince.IsZero() && obj.LastModified != nil && obj.LastModified.After(c.modifiedSince) {
+			c.modified++
+			if len(c.modifiedKeys) < 5 {
+				c.modifiedKeys = append(c.modifiedKeys, aws.ToString(obj.Key))
+			}
+		}
 		if obj.LastModified != nil && !obj.LastModified.Before(c.since) {
 			c.recentObjects++
 			c.recentBytes += size
@@ -149,3 +160,13 @@ func (l limitedLister) ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2In
 }
 
 var _ s3.ListObjectsV2APIClient = limitedLister{}
+
+func (l limitedLister) ListObjectVersions(ctx context.Context, in *s3.ListObjectVersionsInput, opts ...func(*s3.Options)) (*s3.ListObjectVersionsOutput, error) {
+	select {
+	case l.slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-l.slots }()
+	return l.api.ListObjectVersions(ctx, in, opts...)
+}

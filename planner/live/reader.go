@@ -2,6 +2,7 @@ package live
 
 import (
 	"context"
+	"github.com/envmig/envmig/internal/s3settings"
 	"slices"
 	"sync"
 	"time"
@@ -37,6 +38,8 @@ type S3API interface {
 	GetBucketPolicy(ctx context.Context, in *s3.GetBucketPolicyInput, opts ...func(*s3.Options)) (*s3.GetBucketPolicyOutput, error)
 	GetObjectLockConfiguration(ctx context.Context, in *s3.GetObjectLockConfigurationInput, opts ...func(*s3.Options)) (*s3.GetObjectLockConfigurationOutput, error)
 	ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, opts ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
+	ListObjectVersions(ctx context.Context, in *s3.ListObjectVersionsInput, opts ...func(*s3.Options)) (*s3.ListObjectVersionsOutput, error)
+	s3settings.API
 }
 
 // AutoScalingAPI reads Auto Scaling groups.
@@ -80,6 +83,13 @@ type Reader struct {
 	AutoScaling    AutoScalingAPI
 	CloudFormation CloudFormationAPI
 	KMS            KMSAPI
+	// The services of the availability switches (nil when the spec has
+	// none of a kind: a switch of that kind is then an error).
+	EventBridge    EventBridgeAPI
+	Scheduler      SchedulerAPI
+	ECS            ECSAPI
+	AppAutoScaling AppAutoScalingAPI
+	Lambda         LambdaAPI
 	// Concurrency bounds the resources read at once and, separately, the
 	// ListObjectsV2 requests in flight across all buckets (default 8).
 	Concurrency int
@@ -132,6 +142,7 @@ func (r *Reader) Observe(ctx context.Context, req Request) (*Observed, error) {
 		Buckets:   map[string]*Bucket{},
 		Groups:    map[string]*Group{},
 		KMSKeys:   map[string]*KMSKey{},
+		Switches:  map[string]*Switch{},
 	}
 	o := &observation{
 		r:       r,
@@ -166,7 +177,7 @@ func (r *Reader) Observe(ctx context.Context, req Request) (*Observed, error) {
 	})
 	for _, name := range distinct(req.Buckets) {
 		g.Go(func() error {
-			b, err := o.bucket(ctx, name, req.CountObjects)
+			b, err := o.bucket(ctx, name, req.CountObjects, req.ModifiedSince[name])
 			if err != nil {
 				return err
 			}
@@ -197,6 +208,18 @@ func (r *Reader) Observe(ctx context.Context, req Request) (*Observed, error) {
 			mu.Lock()
 			defer mu.Unlock()
 			obs.KMSKeys[ref] = k
+			return nil
+		})
+	}
+	for _, s := range req.Switches {
+		g.Go(func() error {
+			sw, err := r.observeSwitch(ctx, s)
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			obs.Switches[SwitchKey(s.Kind, s.Ref)] = sw
 			return nil
 		})
 	}

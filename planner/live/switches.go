@@ -354,3 +354,35 @@ func GroupStandbyRun(tags []astypes.TagDescription) string {
 	}
 	return ""
 }
+
+// observeSwitch reads one switch with the reader's client of its kind.
+func (r *Reader) observeSwitch(ctx context.Context, s SwitchRef) (*Switch, error) {
+	missing := func(what string) error {
+		return fmt.Errorf("switch %s %q: envmig has no %s client", s.Kind, s.Ref, what)
+	}
+	switch s.Kind {
+	case SwitchRule:
+		if r.EventBridge == nil {
+			return nil, missing("EventBridge")
+		}
+		return ObserveRule(ctx, r.EventBridge, s.Ref)
+	case SwitchSchedule:
+		if r.Scheduler == nil {
+			return nil, missing("Scheduler")
+		}
+		return ObserveSchedule(ctx, r.Scheduler, s.Ref)
+	case SwitchService:
+		if r.ECS == nil || r.AppAutoScaling == nil {
+			return nil, missing("ECS")
+		}
+		return ObserveService(ctx, r.ECS, r.AppAutoScaling, s.Ref)
+	case SwitchMapping:
+		if r.Lambda == nil {
+			return nil, missing("Lambda")
+		}
+		return ObserveMapping(ctx, r.Lambda, s.Ref)
+	case SwitchCommand:
+		return CommandSwitch(s.Ref), nil
+	}
+	return nil, fmt.Errorf("unknown switch kind %q", s.Kind)
+}

@@ -34,6 +34,8 @@ type Observed struct {
 	// StackFound is false when the environment names a stack that does not
 	// exist.
 	StackFound bool
+	// Switches by SwitchKey(kind, ref).
+	Switches map[string]*Switch
 }
 
 // Identity is the caller's identity from STS.
@@ -140,6 +142,16 @@ type Bucket struct {
 	// before ReadAt: the write rate the standby delta is predicted from.
 	RecentObjects int64
 	RecentBytes   int64
+	// NoncurrentVersions and DeleteMarkers count a versioned bucket's
+	// history: what a copy of its current objects alone would lose.
+	// HistoryTruncated: the count stopped at the reader's cap.
+	NoncurrentVersions, DeleteMarkers int64
+	HistoryTruncated                  bool
+	// ModifiedAfter counts the current objects modified after the
+	// Request's ModifiedSince for this bucket; ModifiedKeys names the
+	// first few.
+	ModifiedAfter int64
+	ModifiedKeys  []string
 }
 
 // RunTag returns the envmig:run tag's value.
@@ -210,6 +222,10 @@ type Group struct {
 	SuspendedProcesses []string // sorted
 	TargetGroupARNs    []string
 	LoadBalancerNames  []string
+	// StandbyRun is the run whose envmig:standby tags the group carries:
+	// a run took it out of service and has not put it back. Such a group
+	// is never "the state to restore"; `envmig recover` brings it back.
+	StandbyRun string
 }
 
 // Instance is one instance of a group.
@@ -262,4 +278,18 @@ type Request struct {
 	AllowedAccountIDs []string
 	// Region is the spec's region ("" = the SDK's default).
 	Region string
+	// Switches are the availability switches to observe (command
+	// switches need no read: give their off command as Ref).
+	Switches []SwitchRef
+	// ModifiedSince asks, per bucket, for the objects modified after a
+	// moment (cleanup: after the run that kept the bucket retired it).
+	ModifiedSince map[string]time.Time
 }
+
+// SwitchRef names one switch to observe.
+type SwitchRef struct {
+	Kind, Ref string
+}
+
+// SwitchKey is a switch's key in Observed.Switches.
+func SwitchKey(kind, ref string) string { return kind + "/" + ref }

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"sort"
 	"strconv"
+	"time"
 )
 
 // Params are a step's parameters: one Go type per StepAction, named after
@@ -38,6 +39,8 @@ func init() {
 	register[GateParams]()
 	register[GroupStandbyParams]()
 	register[GroupResumeParams]()
+	register[SwitchOffParams]()
+	register[SwitchOnParams]()
 	register[DBSnapshotParams]()
 	register[DBCopySnapshotParams]()
 	register[DBRestoreParams]()
@@ -50,6 +53,8 @@ func init() {
 	register[BucketCopyParams]()
 	register[BucketUpdateParams]()
 	register[BucketDeleteParams]()
+	register[BucketConfigureParams]()
+	register[BucketCaptureParams]()
 	register[VerifyDatabaseParams]()
 	register[VerifyBucketParams]()
 	register[VerifyFrozenParams]()
@@ -153,9 +158,13 @@ func (s Step) checkParams() error {
 // region.
 type PreflightParams struct{}
 
-// GateParams: the point of no return asks for the environment's name.
+// GateParams: the point of no return asks for the environment's name,
+// then runs the checks of the Recheck step (a verify.frozen step) once
+// more: the confirmation may have taken minutes, and nothing may have
+// changed the originals in them.
 type GateParams struct {
 	Environment string `json:"environment"`
+	Recheck     string `json:"recheck,omitempty"`
 }
 
 // GroupStandbyParams name the Auto Scaling group taken out of service.
@@ -168,6 +177,32 @@ type GroupStandbyParams struct {
 type GroupResumeParams struct {
 	Group       string `json:"group"`
 	StandbyStep string `json:"standby_step"`
+}
+
+// SwitchOffParams switch off a writer for the standby: Kind is the
+// switch's kind as the spec names it (eventbridge_rule, schedule,
+// ecs_service, lambda_event_source, command) and Ref its resource; a
+// command switch runs Off (and, to undo, On) bounded by Timeout. What was
+// found is recorded before anything changes (in the journal, and as
+// envmig: tags where the service has them) and restored exactly.
+type SwitchOffParams struct {
+	Name    string `json:"name"`
+	Kind    string `json:"kind"`
+	Ref     string `json:"ref,omitempty"`
+	Off     string `json:"off,omitempty"`
+	On      string `json:"on,omitempty"`
+	Timeout string `json:"timeout,omitempty"`
+}
+
+// SwitchOnParams switch back on what the OffStep switched off, exactly as
+// it was found.
+type SwitchOnParams struct {
+	Name    string `json:"name"`
+	Kind    string `json:"kind"`
+	Ref     string `json:"ref,omitempty"`
+	On      string `json:"on,omitempty"`
+	Timeout string `json:"timeout,omitempty"`
+	OffStep string `json:"off_step"`
 }
 
 // DBSnapshotParams: snapshot Identifier as Snapshot.
@@ -287,11 +322,49 @@ type DBDeleteSnapshotParams struct {
 }
 
 // BucketCreateParams create Bucket in Region with Versioning and Tags.
+// Settings, when set, carries the settings of the bucket the new one takes
+// the place of that decide how objects are stored (encryption with its
+// KMS key, ownership, public-access block, request payment, object lock),
+// before anything is copied into it.
 type BucketCreateParams struct {
 	Bucket     string            `json:"bucket"`
 	Region     string            `json:"region"`
 	Versioning bool              `json:"versioning"`
 	Tags       map[string]string `json:"tags,omitempty"`
+	Settings   *SettingsCarry    `json:"settings,omitempty"`
+}
+
+// SettingsCarry is the carrying of Source's bucket settings to a bucket
+// the run creates. Expected maps each carried setting ("lifecycle",
+// "policy", ...) to the digest the plan observed of it on Source; a source
+// whose setting changed since the plan is refused. Temporary marks the
+// run's own working copy, which receives only what protects the data.
+// CapturedBy names the step that recorded Source's settings when Source no
+// longer exists by the time they are applied (a region move).
+type SettingsCarry struct {
+	Source     string            `json:"source"`
+	Expected   map[string]string `json:"expected"`
+	Temporary  bool              `json:"temporary,omitempty"`
+	CapturedBy string            `json:"captured_by,omitempty"`
+}
+
+// BucketConfigureParams apply to Bucket, once its copy is verified, the
+// carried settings that act on objects or users: object lock retention,
+// lifecycle, CORS, website, acceleration, replication, notifications,
+// logging and, last, the policy.
+type BucketConfigureParams struct {
+	Bucket   string        `json:"bucket"`
+	Region   string        `json:"region,omitempty"`
+	Settings SettingsCarry `json:"settings"`
+}
+
+// BucketCaptureParams record, in the journal, the carried settings of
+// Bucket before a later step deletes it (a region move re-creates the
+// name): the re-created bucket receives them from the journal.
+type BucketCaptureParams struct {
+	Bucket   string        `json:"bucket"`
+	Region   string        `json:"region,omitempty"`
+	Settings SettingsCarry `json:"settings"`
 }
 
 // CopyMode says when a bucket copy runs.
@@ -304,11 +377,48 @@ const (
 )
 
 // BucketCopyParams sync Source into Destination.
+//
+// History copies every version and delete marker, oldest first (a
+// versioned bucket recreated under a new name or region keeps its
+// history); otherwise the current objects are copied. Manifest records the
+// source's manifest, named ManifestName(Source), as the copy sees it: the
+// state the freeze checks compare the original with. Guard, on a copy into
+// an original (CopyFinal), is that original's guard: the copy first checks
+// the original still matches its manifest, then never overwrites, deletes
+// or re-creates an object that changed since (it keeps it and says so).
 type BucketCopyParams struct {
-	Source      string   `json:"source"`
-	Destination string   `json:"destination"`
-	Mode        CopyMode `json:"mode"`
+	Source      string       `json:"source"`
+	Destination string       `json:"destination"`
+	Mode        CopyMode     `json:"mode"`
+	History     bool         `json:"history,omitempty"`
+	Manifest    bool         `json:"manifest,omitempty"`
+	Guard       *BucketGuard `json:"guard,omitempty"`
 }
+
+// BucketGuard protects an original bucket the run copied: Manifest (a
+// blob of the run) is the bucket's state when its copy was taken, and
+// Copy is where that copy lives. Before the point of no return and before
+// any step that overwrites or empties the original, the original is
+// compared with the manifest; a difference stops the run before anything
+// is destroyed. Resuming then copies the difference into Copy, verifies
+// it at the Objects level and records a new manifest.
+//
+// Run, when set, is the run whose blob the manifest is (cleanup guards a
+// bucket with the manifest of the run that retired it); such a guard has
+// no Copy and nothing is copied on resume.
+type BucketGuard struct {
+	Bucket     string `json:"bucket"`
+	Region     string `json:"region,omitempty"`
+	Manifest   string `json:"manifest"`
+	Run        string `json:"run,omitempty"`
+	Copy       string `json:"copy,omitempty"`
+	CopyRegion string `json:"copy_region,omitempty"`
+	History    bool   `json:"history,omitempty"`
+	Objects    string `json:"objects"`
+}
+
+// ManifestName is the name of the blob holding bucket's manifest.
+func ManifestName(bucket string) string { return "manifest." + bucket }
 
 // BucketUpdateParams change Bucket in place: Versioning when not nil, and
 // Tags when not nil (replacing the bucket's tags).
@@ -319,10 +429,19 @@ type BucketUpdateParams struct {
 	Tags       *map[string]string `json:"tags,omitempty"`
 }
 
-// BucketDeleteParams empty and delete Bucket in Region.
+// BucketDeleteParams empty and delete Bucket in Region. With Guard (an
+// original whose objects now live in a verified copy), only what the
+// guard's manifest lists is deleted, after the original is checked
+// against it.
+//
+// KeepModifiedAfter, when set, keeps the bucket (the step fails, naming
+// them) when it holds objects written after that moment: cleanup never
+// deletes a bucket written after the run that kept it finished.
 type BucketDeleteParams struct {
-	Bucket string `json:"bucket"`
-	Region string `json:"region,omitempty"`
+	Bucket            string       `json:"bucket"`
+	Region            string       `json:"region,omitempty"`
+	Guard             *BucketGuard `json:"guard,omitempty"`
+	KeepModifiedAfter time.Time    `json:"keep_modified_after,omitzero"`
 }
 
 // DBExpect are the settings verify.database checks; empty fields are not
@@ -368,21 +487,31 @@ type VerifyDatabaseParams struct {
 }
 
 // VerifyBucketParams compare Destination with Source by manifest at the
-// Objects level (count, etag, checksum or content).
+// Objects level (count, etag, checksum or content); with History, every
+// version and delete marker of each key, in order. Guard, when set, first
+// checks that the original the copy was taken from still matches the
+// manifest the copy recorded (a change is a freeze that did not hold, not a
+// bad copy). AllowKept names the protected copy step whose kept objects
+// (changed in the destination after its manifest, and kept) are the only
+// differences accepted.
 type VerifyBucketParams struct {
-	Source      string `json:"source"`
-	Destination string `json:"destination"`
-	Objects     string `json:"objects"`
+	Source      string       `json:"source"`
+	Destination string       `json:"destination"`
+	Objects     string       `json:"objects"`
+	History     bool         `json:"history,omitempty"`
+	Guard       *BucketGuard `json:"guard,omitempty"`
+	AllowKept   string       `json:"allow_kept,omitempty"`
 }
 
 // VerifyFrozenParams: nothing changed the originals during the standby.
 // StandbySteps are the GroupStandby steps whose recorded freeze time
-// starts the window.
+// starts the window; Buckets are checked against the manifests their
+// copies recorded (deletes included).
 type VerifyFrozenParams struct {
-	Groups       []string `json:"groups,omitempty"`
-	Databases    []string `json:"databases,omitempty"`
-	Buckets      []string `json:"buckets,omitempty"`
-	StandbySteps []string `json:"standby_steps,omitempty"`
+	Groups       []string      `json:"groups,omitempty"`
+	Databases    []string      `json:"databases,omitempty"`
+	Buckets      []BucketGuard `json:"buckets,omitempty"`
+	StandbySteps []string      `json:"standby_steps,omitempty"`
 }
 
 // VerifyHTTPParams probe URL and expect Status within Timeout (a Go
@@ -404,6 +533,8 @@ func (PreflightParams) Action() StepAction        { return Preflight }
 func (GateParams) Action() StepAction             { return Gate }
 func (GroupStandbyParams) Action() StepAction     { return GroupStandby }
 func (GroupResumeParams) Action() StepAction      { return GroupResume }
+func (SwitchOffParams) Action() StepAction        { return SwitchOff }
+func (SwitchOnParams) Action() StepAction         { return SwitchOn }
 func (DBSnapshotParams) Action() StepAction       { return DBSnapshot }
 func (DBCopySnapshotParams) Action() StepAction   { return DBCopySnapshot }
 func (DBRestoreParams) Action() StepAction        { return DBRestore }
@@ -416,6 +547,8 @@ func (BucketCreateParams) Action() StepAction     { return BucketCreate }
 func (BucketCopyParams) Action() StepAction       { return BucketCopy }
 func (BucketUpdateParams) Action() StepAction     { return BucketUpdate }
 func (BucketDeleteParams) Action() StepAction     { return BucketDelete }
+func (BucketConfigureParams) Action() StepAction  { return BucketConfigure }
+func (BucketCaptureParams) Action() StepAction    { return BucketCapture }
 func (VerifyDatabaseParams) Action() StepAction   { return VerifyDatabase }
 func (VerifyBucketParams) Action() StepAction     { return VerifyBucket }
 func (VerifyFrozenParams) Action() StepAction     { return VerifyFrozen }

@@ -48,6 +48,9 @@ const (
 	// KindStack observations record the CloudFormation stack whose
 	// resources the spec names by logical ID.
 	KindStack Kind = "stack"
+	// KindSwitch observations record the writers switched off in the
+	// standby.
+	KindSwitch Kind = "switch"
 )
 
 // Action is what the plan does to one resource.
@@ -109,6 +112,17 @@ type Leftover struct {
 	Why    string `json:"why"`
 	// Run is the lineage of the run that kept it.
 	Run string `json:"run,omitempty"`
+	// RetiredAt is when the run that kept it finished: cleanup keeps a
+	// bucket written after it (a straggler's data is not the run's to
+	// delete). Set when the run is applied; zero in a plan.
+	RetiredAt time.Time `json:"retired_at,omitzero"`
+	// Attrs are a retired database's settings when it was retired:
+	// cleanup keeps an instance whose settings changed since.
+	Attrs map[string]string `json:"attrs,omitempty"`
+	// Manifest, for a bucket the objects moved out of, names the run's
+	// blob holding the bucket's manifest when it was copied: cleanup
+	// deletes exactly what it lists.
+	Manifest string `json:"manifest,omitempty"`
 }
 
 // Severity of a Diagnostic.

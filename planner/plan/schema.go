@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"time"
 )
 
 // ParamsSchema returns the JSON Schema of every action's parameters, keyed
@@ -33,7 +34,7 @@ func ParamFields(t reflect.Type) []string {
 			for ft.Kind() == reflect.Pointer {
 				ft = ft.Elem()
 			}
-			if ft.Kind() == reflect.Struct {
+			if ft.Kind() == reflect.Struct && ft != timeType {
 				walk(ft, prefix+name+".")
 				continue
 			}
@@ -43,6 +44,8 @@ func ParamFields(t reflect.Type) []string {
 	walk(t, "")
 	return out
 }
+
+var timeType = reflect.TypeOf(time.Time{})
 
 func jsonName(f reflect.StructField) (name string, omitempty bool) {
 	tag := f.Tag.Get("json")
@@ -62,6 +65,9 @@ func typeSchema(t reflect.Type) map[string]any {
 		t, nullable = t.Elem(), true
 	}
 	var s map[string]any
+	if t == timeType {
+		return map[string]any{"type": "string", "format": "date-time"}
+	}
 	switch t.Kind() {
 	case reflect.String:
 		s = map[string]any{"type": "string"}
@@ -83,7 +89,7 @@ func typeSchema(t reflect.Type) map[string]any {
 				continue
 			}
 			props[name] = typeSchema(f.Type)
-			if !omit {
+			if !omit && !strings.Contains(f.Tag.Get("json"), "omitzero") {
 				required = append(required, name)
 			}
 		}

@@ -31,6 +31,13 @@ const (
 	// recorded it.
 	GroupResume StepAction = "group.resume"
 
+	// SwitchOff switches off another writer (a scheduled rule or
+	// schedule, an ECS service, a Lambda event source, a command pair).
+	// Undo: SwitchOn's work, from what was recorded.
+	SwitchOff StepAction = "switch.off"
+	// SwitchOn restores exactly what SwitchOff found.
+	SwitchOn StepAction = "switch.on"
+
 	// DBSnapshot creates a manual snapshot and waits until it is available.
 	// Undo: delete the snapshot.
 	DBSnapshot StepAction = "db.snapshot"
@@ -62,6 +69,11 @@ const (
 	BucketUpdate StepAction = "bucket.update"
 	// BucketDelete empties and deletes a bucket.
 	BucketDelete StepAction = "bucket.delete"
+	// BucketConfigure applies the settings a new bucket carries once its
+	// copy is verified.
+	BucketConfigure StepAction = "bucket.configure"
+	// BucketCapture records a bucket's settings before it is deleted.
+	BucketCapture StepAction = "bucket.capture"
 
 	// VerifyDatabase checks that an instance is available with the desired
 	// settings.

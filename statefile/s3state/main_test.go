@@ -123,7 +123,7 @@ func testPlan(env string, n int) *plan.Plan {
 		}
 		p.Steps = append(p.Steps, plan.Step{ID: fmt.Sprintf("step.%02d", i), Phase: ph, Action: plan.DBSnapshot,
 			Resource: "database.main", Description: fmt.Sprintf("step %d", i),
-			Params: map[string]string{"identifier": "orders-db", "snapshot": fmt.Sprintf("envmig-3fa2-%d", i)}})
+			Params: plan.DBSnapshotParams{Identifier: "orders-db", Snapshot: fmt.Sprintf("envmig-3fa2-%d", i)}})
 	}
 	plan.Seal(p)
 	return p
