@@ -16,6 +16,13 @@ import (
 // then copies the difference before it checks again.
 const changedKey = "changed."
 
+// ResumedAfterChange reports whether an earlier attempt of sc's step found
+// bucket changed: this attempt is the operator's resume after that finding,
+// which accepts what was written (the guard copies it).
+func ResumedAfterChange(sc *executor.StepContext, bucket string) bool {
+	return sc.Value(changedKey+bucket) != ""
+}
+
 // Guard checks an original bucket against the manifest its copy recorded
 // (plan.BucketGuard). Nothing changed: nil. Something did (an object
 // added, removed, rewritten, a version or delete marker added): the

@@ -104,6 +104,7 @@ func (f *Frozen) Check(ctx context.Context, sc *executor.StepContext, p plan.Ver
 	}
 	var changed []string
 	for _, g := range p.Buckets {
+		resumed := bucket.ResumedAfterChange(sc, g.Bucket)
 		err := f.Buckets.Guard(ctx, sc, g)
 		var ce *executor.ChangedError
 		switch {
@@ -115,8 +116,9 @@ func (f *Frozen) Check(ctx context.Context, sc *executor.StepContext, p plan.Ver
 		}
 		// Writes between the standby and the copy's listing are in the
 		// copy, but their writer was not switched off. Once the operator
-		// resumed after such a finding, they are accepted.
-		if freeze.IsZero() || sc.Value(lateKey+g.Bucket) == "acknowledged" {
+		// resumed after such a finding (or after a change the guard has
+		// just copied), they are accepted.
+		if freeze.IsZero() || resumed || sc.Value(lateKey+g.Bucket) == "acknowledged" {
 			continue
 		}
 		n, first, err := bucket.WrittenSince(ctx, sc, g, freeze)
