@@ -23,6 +23,7 @@ import (
 //	EM113 engine change across families              error
 //	EM114 engine version downgrade                   error
 //	EM115 database not available                     warning
+//	EM116 major upgrade needs a group of the new version error
 //	EM120 temporary name taken                       error
 //	EM121 retired name taken                         error
 //	EM130 KMS key unreadable or disabled             error
@@ -79,6 +80,16 @@ func (a *analyzer) databases(dbs []dbPlan, obs *live.Observed, strategy string, 
 			a.errorf("EM114", d.t.address, fmt.Sprintf("engine_version %s is older than the live %s", c.EngineVersion, d.live.EngineVersion),
 				"RDS cannot downgrade an engine, not even on a restored copy.",
 				fmt.Sprintf("Set engine_version = %q or newer.", d.live.EngineVersion))
+		}
+		if u := d.upgrade; u != nil && u.needParameter != "" {
+			a.errorf("EM116", d.t.address, fmt.Sprintf("the upgrade to %s %s needs a parameter group of family %s", d.live.Engine, c.EngineVersion, u.family),
+				fmt.Sprintf("%s uses the custom parameter group %s, of the old version's family; RDS refuses a major upgrade that keeps it.", d.t.id, u.needParameter),
+				fmt.Sprintf("Create a DB parameter group of family %s with the settings of %s, and set parameter_group = \"<its name>\" on this database.", u.family, u.needParameter))
+		}
+		if u := d.upgrade; u != nil && u.needOption != "" {
+			a.errorf("EM116", d.t.address, fmt.Sprintf("the upgrade to %s %s needs an option group for %s", d.live.Engine, c.EngineVersion, u.optionVersion),
+				fmt.Sprintf("%s uses the custom option group %s, made for the old major version; RDS refuses a major upgrade that keeps it, and envmig does not choose option groups.", d.t.id, u.needOption),
+				fmt.Sprintf("Create an option group for %s with the options of %s, and upgrade the live instance onto it; or move the instance to the default option group first.", u.optionVersion, u.needOption))
 		}
 		if c.AllocatedStorage != nil && *c.AllocatedStorage < d.live.AllocatedStorage {
 			a.warnf("EM111", d.t.address, fmt.Sprintf("allocated_storage would shrink from %d to %d GiB", d.live.AllocatedStorage, *c.AllocatedStorage),

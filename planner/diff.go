@@ -27,6 +27,8 @@ type dbPlan struct {
 	// update lists in-place changes for an unmigrated instance.
 	update     map[string]string
 	updateTags bool
+	// upgrade is set for a major engine upgrade: the groups it changes.
+	upgrade *groupUpgrade
 }
 
 // dbSettingKeys are the settings a restore carries over from the original
@@ -75,6 +77,20 @@ func diffDatabase(t dbTarget, d *live.Database, kms map[string]*live.KMSKey) dbP
 		change("engine_version", d.EngineVersion, c.EngineVersion, true,
 			fmt.Sprintf("engine_version %s -> %s: the upgrade is tested on a copy first", d.EngineVersion, c.EngineVersion))
 		dp.modify["engine_version"] = c.EngineVersion
+		if u, ok := upgradeGroups(d.Engine, d.EngineVersion, c.EngineVersion, d.ParameterGroup, d.OptionGroup, c.ParameterGroup); ok {
+			dp.upgrade = &u
+			if u.parameter != "" && c.ParameterGroup == "" {
+				// RDS moves an instance on a default group to the new
+				// family's default by itself; shown for the review.
+				dp.res.Changes = append(dp.res.Changes, plan.Change{Attribute: "parameter_group", Before: d.ParameterGroup, After: u.parameter})
+				dp.settings["parameter_group"] = u.parameter
+			}
+			if c.ParameterGroup != "" && c.ParameterGroup != d.ParameterGroup {
+				// A custom group of the new family goes with the
+				// upgrade, in the same modification.
+				dp.modify["parameter_group"] = c.ParameterGroup
+			}
+		}
 	}
 	if c.InstanceClass != "" && c.InstanceClass != d.InstanceClass {
 		change("instance_class", d.InstanceClass, c.InstanceClass, false, "")

@@ -175,6 +175,24 @@ func restoreParams(d dbPlan, snapshot, identifier string, deletionProtection boo
 	return plan.DBRestoreParams{Snapshot: snapshot, Identifier: identifier, Settings: s, DeletionProtection: deletionProtection, Tags: maps.Clone(tags)}
 }
 
+// tempRestoreParams are the parameters of the restore into the temporary
+// instance. Before a major upgrade the snapshot is of the old version, so
+// it is restored with the live groups; the upgrade's modification moves
+// them to the new family.
+func tempRestoreParams(d dbPlan, snapshot string) plan.DBRestoreParams {
+	p := restoreParams(d, snapshot, d.t.temp, false, d.tags)
+	if d.upgrade != nil {
+		p.Settings.ParameterGroup, p.Settings.OptionGroup = "", ""
+		if !defaultGroup("parameter_group", d.live.ParameterGroup) {
+			p.Settings.ParameterGroup = d.live.ParameterGroup
+		}
+		if !defaultGroup("option_group", d.live.OptionGroup) {
+			p.Settings.OptionGroup = d.live.OptionGroup
+		}
+	}
+	return p
+}
+
 // dbChange turns setting name → value into the typed change.
 func dbChange(m map[string]string) plan.DBChange {
 	c := plan.DBChange{EngineVersion: m["engine_version"], InstanceClass: m["instance_class"], ParameterGroup: m["parameter_group"]}
@@ -229,7 +247,7 @@ func (b *builder) cloneDatabase(d dbPlan) {
 		ID: "db.restore." + name, Action: plan.DBRestore, Resource: d.t.address,
 		Description: fmt.Sprintf("Restore %s from %s as %s", d.t.temp, source, describeSettings(d)),
 		Undo:        "Delete " + d.t.temp + " (no final snapshot: it is a copy)",
-		Params:      restoreParams(d, source, d.t.temp, false, d.tags),
+		Params:      tempRestoreParams(d, source),
 		Creates:     []string{d.t.temp},
 	})
 	if len(d.modify) > 0 {
