@@ -238,10 +238,14 @@ func (b *builder) commitCopy(c bucketCopy) func() {
 		})
 		return func() {}
 	case bp.regions:
+		why := "so its name can move to " + bp.region
+		if bp.live.Region == bp.region {
+			why = "so it can be re-created under its name (-replace)"
+		}
 		b.add(plan.PhaseCommit, plan.Step{
 			ID: "bucket.delete." + name, Action: plan.BucketDelete, Resource: bp.t.address,
-			Description: fmt.Sprintf("Empty and delete %s in %s so its name can move to %s: first check it still matches its manifest, then delete exactly what the manifest lists (its objects and history are verified in %s); anything written since is kept and the step stops",
-				bp.t.name, bp.live.Region, bp.region, c.to),
+			Description: fmt.Sprintf("Empty and delete %s in %s %s: first check it still matches its manifest, then delete exactly what the manifest lists (its objects and history are verified in %s); anything written since is kept and the step stops",
+				bp.t.name, bp.live.Region, why, c.to),
 			Params:  plan.BucketDeleteParams{Bucket: bp.t.name, Region: bp.live.Region, Guard: &g},
 			Removes: []string{bp.t.name},
 		})

@@ -2,7 +2,9 @@ package planner
 
 import (
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/envmig/envmig/config"
@@ -18,6 +20,9 @@ type Options struct {
 	Now time.Time
 	// Tool is envmig's version.
 	Tool string
+	// Replace lists resource addresses (database.NAME, bucket.NAME) to
+	// migrate through a clone even when no setting requires it.
+	Replace []string
 }
 
 // Plan computes the plan for env from what obs saw. It does no I/O. A plan
@@ -50,6 +55,7 @@ func Plan(cfg *config.Config, env *config.Environment, obs *live.Observed, opts 
 		Region:       obs.Region,
 		Strategy:     strategy,
 		ConfigDigest: cfg.Digest,
+		Replace:      slices.Clone(opts.Replace),
 		Observations: observations(t, obs),
 	}
 	dbs := make([]dbPlan, 0, len(t.dbs))
@@ -59,6 +65,9 @@ func Plan(cfg *config.Config, env *config.Environment, obs *live.Observed, opts 
 	buckets := make([]bucketPlan, 0, len(t.buckets))
 	for _, b := range t.buckets {
 		buckets = append(buckets, diffBucket(b, obs.Buckets, obs.Region))
+	}
+	if err := replace(opts.Replace, dbs, buckets); err != nil {
+		return nil, err
 	}
 	migrate := false
 	changes := false
@@ -164,4 +173,56 @@ func sortDiagnostics(d []plan.Diagnostic) []plan.Diagnostic {
 		return d[i].Code < d[j].Code
 	})
 	return d
+}
+
+// replace marks the resources named by -replace for a migration through a
+// clone: a database is restored into its temporary and swapped like any
+// migrated one; a bucket is copied into its temporary and re-created under
+// its name. An address the environment does not have is an error.
+func replace(addrs []string, dbs []dbPlan, buckets []bucketPlan) error {
+	var known []string
+	for _, a := range addrs {
+		found := false
+		for i := range dbs {
+			d := &dbs[i]
+			if d.t.address != a {
+				continue
+			}
+			found = true
+			if d.live == nil || !d.live.Exists {
+				return fmt.Errorf("-replace %s: database %s does not exist, so there is nothing to replace", a, d.t.id)
+			}
+			if d.res.Action != plan.ActionMigrate {
+				d.res.Action = plan.ActionMigrate
+				d.res.Reasons = append(d.res.Reasons, "replaced on request (-replace "+a+"): migrated through a clone though no setting requires it")
+			}
+		}
+		for i := range buckets {
+			bp := &buckets[i]
+			if bp.t.address != a {
+				continue
+			}
+			found = true
+			if bp.create || bp.live == nil || !bp.live.Exists {
+				return fmt.Errorf("-replace %s: bucket %s does not exist, so there is nothing to replace", a, bp.t.name)
+			}
+			if bp.res.Action != plan.ActionMigrate {
+				bp.regions = true
+				bp.res.Action = plan.ActionMigrate
+				bp.res.Reasons = append(bp.res.Reasons, "replaced on request (-replace "+a+"): copied into a temporary bucket and re-created under its name")
+			}
+		}
+		if !found {
+			if known == nil {
+				for _, d := range dbs {
+					known = append(known, d.t.address)
+				}
+				for _, b := range buckets {
+					known = append(known, b.t.address)
+				}
+			}
+			return fmt.Errorf("-replace %s: the environment has no such database or bucket (it has: %s)", a, strings.Join(known, ", "))
+		}
+	}
+	return nil
 }

@@ -160,7 +160,7 @@ func replayGroup(o plan.Observation) *live.Group {
 func Rederive(cfg *config.Config, p *plan.Plan) (string, error) {
 	var q *plan.Plan
 	var err error
-	opts := Options{Lineage: p.Lineage, Now: p.CreatedAt, Tool: p.Tool}
+	opts := Options{Lineage: p.Lineage, Now: p.CreatedAt, Tool: p.Tool, Replace: p.Replace}
 	switch p.Strategy {
 	case "cleanup":
 		return "", fmt.Errorf("a cleanup plan is derived from the journal, not from the spec: use RederiveCleanup")

@@ -24,6 +24,7 @@ type applyOptions struct {
 	planFile    string
 	autoApprove bool
 	lockTimeout time.Duration
+	replace     []string
 }
 
 func lockTimeoutFlag() cli.Flag {
@@ -40,7 +41,7 @@ func applyCommand(g *globals) *cli.Command {
 		Name:      "apply",
 		Usage:     "run a saved plan, or plan, confirm and run",
 		ArgsUsage: "[PLANFILE]",
-		Flags:     append(o.vars.flags(), environmentFlag(), autoApproveFlag(), lockTimeoutFlag()),
+		Flags:     append(o.vars.flags(), environmentFlag(), autoApproveFlag(), lockTimeoutFlag(), replaceFlag()),
 		Action: func(c *cli.Context) error {
 			args, err := positional(c, 0, 1, "[PLANFILE] [-auto-approve]")
 			if err != nil {
@@ -51,6 +52,10 @@ func applyCommand(g *globals) *cli.Command {
 			}
 			o.vars.read(c)
 			o.environment, o.autoApprove, o.lockTimeout = c.String("environment"), c.Bool("auto-approve"), c.Duration("lock-timeout")
+			o.replace = c.StringSlice("replace")
+			if o.planFile != "" && len(o.replace) > 0 {
+				return usageError{errors.New("-replace is an option of the plan: a saved plan already records it (envmig plan -replace ADDRESS -out FILE)")}
+			}
 			return runApply(c.Context, g, o)
 		},
 	}
@@ -165,7 +170,7 @@ func (g *globals) planToApply(ctx context.Context, o applyOptions) (*plan.Plan, 
 	if err != nil {
 		return nil, nil, err
 	}
-	p, cl, err := g.makePlan(ctx, cfg, env)
+	p, cl, err := g.makePlan(ctx, cfg, env, o.replace)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -27,6 +27,7 @@ type planOptions struct {
 	out              string
 	json, markdown   bool
 	detailedExitCode bool
+	replace          []string
 }
 
 func planCommand(g *globals) *cli.Command {
@@ -41,6 +42,7 @@ func planCommand(g *globals) *cli.Command {
 			&cli.BoolFlag{Name: "json", Usage: "print the plan as JSON (the plan file format)"},
 			&cli.BoolFlag{Name: "markdown", Usage: "print the plan as Markdown for a pull-request comment"},
 			&cli.BoolFlag{Name: "detailed-exitcode", Usage: "exit 2 when the plan has changes, 0 when none"},
+			replaceFlag(),
 		),
 		Action: func(c *cli.Context) error {
 			if _, err := positional(c, 0, 0, ""); err != nil {
@@ -49,6 +51,7 @@ func planCommand(g *globals) *cli.Command {
 			o.vars.read(c)
 			o.environment, o.out = c.String("environment"), c.String("out")
 			o.json, o.markdown, o.detailedExitCode = c.Bool("json"), c.Bool("markdown"), c.Bool("detailed-exitcode")
+			o.replace = c.StringSlice("replace")
 			if o.json && o.markdown {
 				return usageError{errors.New("-json and -markdown exclude each other")}
 			}
@@ -69,7 +72,7 @@ func runPlan(ctx context.Context, g *globals, o planOptions) error {
 	if err := g.refuseUnfinished(ctx, o.vars, env.Name, "plan"); err != nil {
 		return err
 	}
-	p, _, err := g.makePlan(ctx, cfg, env)
+	p, _, err := g.makePlan(ctx, cfg, env, o.replace)
 	if err != nil {
 		return err
 	}
@@ -107,7 +110,7 @@ func runPlan(ctx context.Context, g *globals, o planOptions) error {
 }
 
 // makePlan observes live AWS and computes the plan.
-func (g *globals) makePlan(ctx context.Context, cfg *config.Config, env *config.Environment) (*plan.Plan, *awsclient.Clients, error) {
+func (g *globals) makePlan(ctx context.Context, cfg *config.Config, env *config.Environment, replace []string) (*plan.Plan, *awsclient.Clients, error) {
 	cl, err := g.awsFor(ctx, cfg)
 	if err != nil {
 		return nil, nil, err
@@ -118,7 +121,7 @@ func (g *globals) makePlan(ctx context.Context, cfg *config.Config, env *config.
 	if err != nil {
 		return nil, nil, err
 	}
-	p, err := planner.Plan(cfg, env, obs, planner.Options{Lineage: newLineage(), Now: time.Now(), Tool: version})
+	p, err := planner.Plan(cfg, env, obs, planner.Options{Lineage: newLineage(), Now: time.Now(), Tool: version, Replace: replace})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -191,4 +194,9 @@ func (g *globals) stepSummary(p *plan.Plan) {
 	}
 	defer f.Close()
 	_, _ = io.WriteString(f, g.redact(buf.String())+"\n")
+}
+
+// replaceFlag is plan's and apply's -replace.
+func replaceFlag() cli.Flag {
+	return &cli.StringSliceFlag{Name: "replace", Usage: "migrate `ADDRESS` (database.NAME or bucket.NAME) through a clone even when no setting requires it (repeatable)"}
 }

@@ -20,6 +20,9 @@ type Plan struct {
 	Region       string `json:"region"`
 	Strategy     string `json:"strategy"`
 	ConfigDigest string `json:"config_digest"`
+	// Replace lists the addresses the plan was asked to migrate through a
+	// clone though no setting requires it (plan -replace).
+	Replace []string `json:"replace,omitempty"`
 
 	Resources    []Resource    `json:"resources"`
 	Observations []Observation `json:"observations"`
