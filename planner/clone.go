@@ -148,3 +148,115 @@ func Clone(cfg *config.Config, env *config.Environment, obs *live.Observed, name
 	plan.Seal(p)
 	return p, nil
 }
+
+// StrategyCloneDestroy is the strategy of a plan that removes a clone.
+const StrategyCloneDestroy = plan.StrategyCloneDestroy
+
+// cloneObservation records whether a clone's resource exists and the tags
+// that make it the clone's: the run that made it and what it is a clone of.
+func cloneObservation(address string, kind plan.Kind, id string, tags map[string]string, region string, exists bool) plan.Observation {
+	o := plan.Observation{Address: address + auxClone, Kind: kind, ID: id, Exists: exists}
+	if exists {
+		o.Attrs = map[string]string{"envmig_run": tags["envmig:run"], "envmig_clone_of": tags[CloneTagKey]}
+		if region != "" {
+			o.Attrs["region"] = region
+		}
+	}
+	return o
+}
+
+// CloneDestroy plans the removal of the clone NAME of env: exactly the
+// databases <identifier>-NAME and buckets <bucket>-NAME that carry
+// envmig:clone-of naming their original, deleted after the gate without
+// final snapshots (a bucket with every version). A resource under a
+// clone's name that lacks the tag is refused (EM123), never deleted.
+func CloneDestroy(cfg *config.Config, env *config.Environment, obs *live.Observed, name string, opts Options) (*plan.Plan, error) {
+	if err := ValidCloneName(name); err != nil {
+		return nil, err
+	}
+	t := resolve(env, obs.StackResources, obs.StackFound)
+	p := &plan.Plan{
+		Lineage: opts.Lineage, CreatedAt: opts.Now.UTC(), Tool: opts.Tool,
+		Environment: env.Name + ".clone-" + name, Account: obs.Identity.Account, Region: obs.Region,
+		Strategy: StrategyCloneDestroy, ConfigDigest: cfg.Digest,
+	}
+	a := &analyzer{diags: t.diags}
+	b := &builder{lineage: opts.Lineage, env: env, region: obs.Region}
+	refuse := func(address, what, id, origin string) {
+		a.errorf("EM123", address, fmt.Sprintf("%s %s is not a clone of %s", what, id, origin),
+			fmt.Sprintf("It has the clone's name but not the tag %s=%s that `envmig clone` puts on what it creates: envmig deletes only what it can prove is the clone's.", CloneTagKey, origin),
+			"Delete it yourself if it is yours to delete.")
+	}
+	for _, d := range t.dbs {
+		target := cloneDBName(d.id, name)
+		l := obs.Databases[target]
+		exists := l != nil && l.Exists
+		var tags map[string]string
+		if exists {
+			tags = l.Tags
+		}
+		p.Observations = append(p.Observations, cloneObservation(d.address, plan.KindDatabase, target, tags, "", exists))
+		if !exists {
+			continue
+		}
+		if tags[CloneTagKey] != d.id {
+			refuse(d.address, "database", target, d.id)
+			continue
+		}
+		b.add(plan.PhaseCommit, plan.Step{ID: "db.delete." + d.cfg.Name, Action: plan.DBDelete, Resource: d.address,
+			Description: fmt.Sprintf("Delete the clone's database %s (a copy of %s; no final snapshot)", target, d.id),
+			Params:      plan.DBDeleteParams{Identifier: target, CloneOf: d.id}, Removes: []string{target}})
+		p.Resources = append(p.Resources, plan.Resource{Address: d.address, Kind: plan.KindDatabase, Name: d.cfg.Name, ID: target, Action: plan.ActionDelete})
+	}
+	for _, bt := range t.buckets {
+		target := cloneBucketName(bt.source, name)
+		l := obs.Buckets[target]
+		exists := l != nil && l.Exists
+		var tags map[string]string
+		region := ""
+		if exists {
+			tags, region = l.Tags, l.Region
+		}
+		p.Observations = append(p.Observations, cloneObservation(bt.address, plan.KindBucket, target, tags, region, exists))
+		if !exists {
+			continue
+		}
+		if tags[CloneTagKey] != bt.source {
+			refuse(bt.address, "bucket", target, bt.source)
+			continue
+		}
+		b.add(plan.PhaseCommit, plan.Step{ID: "bucket.delete." + bt.cfg.Name, Action: plan.BucketDelete, Resource: bt.address,
+			Description: fmt.Sprintf("Empty and delete the clone's bucket %s (a copy of %s; every object and version in it)", target, bt.source),
+			Params:      plan.BucketDeleteParams{Bucket: target, Region: l.Region}, Removes: []string{target}})
+		p.Resources = append(p.Resources, plan.Resource{Address: bt.address, Kind: plan.KindBucket, Name: bt.cfg.Name, ID: target, Action: plan.ActionDelete})
+	}
+	sort.Slice(p.Observations, func(i, j int) bool { return p.Observations[i].Address < p.Observations[j].Address })
+	p.Diagnostics = sortDiagnostics(a.diags)
+	if len(p.Errors()) == 0 && len(b.commit) > 0 {
+		p.Steps = append([]plan.Step{{ID: "preflight", Phase: plan.PhasePrepare, Action: plan.Preflight, Params: plan.PreflightParams{},
+			Description: fmt.Sprintf("Check the caller is in an allowed account and region %s", obs.Region)},
+			{ID: "gate", Phase: plan.PhaseGate, Action: plan.Gate, Params: plan.GateParams{Environment: p.Environment},
+				Description: fmt.Sprintf("Confirm: what follows deletes the clone %q for good", name)}}, b.commit...)
+	}
+	newEstimator(p.Observations).run(p)
+	plan.Seal(p)
+	return p, nil
+}
+
+// CloneOriginals lists the databases and buckets a clone of env copies, by
+// their physical names (those named by a stack's logical ID are left out:
+// they need the stack read).
+func CloneOriginals(env *config.Environment) (dbs, buckets []string) {
+	t := resolve(env, nil, false)
+	for _, d := range t.dbs {
+		if d.id != "" {
+			dbs = append(dbs, d.id)
+		}
+	}
+	for _, b := range t.buckets {
+		if b.source != "" {
+			buckets = append(buckets, b.source)
+		}
+	}
+	return dbs, buckets
+}

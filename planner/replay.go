@@ -85,6 +85,9 @@ func replayTags(o plan.Observation) map[string]string {
 	if run := o.Attrs["envmig_run"]; run != "" {
 		tags["envmig:run"] = run
 	}
+	if of := o.Attrs["envmig_clone_of"]; of != "" {
+		tags[CloneTagKey] = of
+	}
 	return tags
 }
 
@@ -164,13 +167,17 @@ func Rederive(cfg *config.Config, p *plan.Plan) (string, error) {
 	switch p.Strategy {
 	case "cleanup":
 		return "", fmt.Errorf("a cleanup plan is derived from the journal, not from the spec: use RederiveCleanup")
-	case "clone":
+	case "clone", StrategyCloneDestroy:
 		envName, name, ok := strings.Cut(p.Environment, ".clone-")
 		env := cfg.Environment(envName)
 		if !ok || env == nil {
 			return fmt.Sprintf("the plan is a clone of environment %q, which the spec does not define", envName), nil
 		}
-		q, err = Clone(cfg, env, Replay(p), name, opts)
+		if p.Strategy == StrategyCloneDestroy {
+			q, err = CloneDestroy(cfg, env, Replay(p), name, opts)
+		} else {
+			q, err = Clone(cfg, env, Replay(p), name, opts)
+		}
 	default:
 		env := cfg.Environment(p.Environment)
 		if env == nil {

@@ -1,11 +1,16 @@
 package main
 
 import (
+	"context"
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/envmig/envmig/executor"
 	"github.com/envmig/envmig/internal/clitest"
 	"github.com/envmig/envmig/internal/demo"
 )
@@ -48,7 +53,49 @@ func TestCloneAnEnvironmentForExperiments(t *testing.T) {
 	if !strings.Contains(st.Stdout, "applied") {
 		t.Fatalf("%s", st)
 	}
+
+	// The clone is listed, then destroyed with nothing of it left.
+	l := c.Must(0, "clone", "production", "-list")
+	for _, want := range []string{"exp1", demo.Database + "-exp1", demo.UploadsBucket + "-exp1", "50 GiB allocated", "objects ("} {
+		if !strings.Contains(l.Stdout, want) {
+			t.Fatalf("the list does not show %q:\n%s", want, l)
+		}
+	}
+	d := c.Must(0, "clone", "-destroy", "exp1", "-auto-approve")
+	if !strings.Contains(d.Stdout, "Destroy clone: 3 to delete for good") || !strings.Contains(d.Stdout, "Destroy complete!") {
+		t.Fatalf("%s", d)
+	}
+	gone := clitest.Observe(t, cl)
+	if diff := cmp.Diff(before, gone); diff != "" {
+		t.Fatalf("the destroy did not leave the world as before the clone (-before +after):\n%s", diff)
+	}
+	if l := c.Must(0, "clone", "production", "-list"); !strings.Contains(l.Stdout, "no clones") {
+		t.Fatalf("%s", l)
+	}
+	if d := c.Must(0, "clone", "-destroy", "exp1", "-auto-approve"); !strings.Contains(d.Stdout, "Nothing to destroy") {
+		t.Fatalf("%s", d)
+	}
 	c.Calls()
+}
+
+func TestCloneDestroyRefusesWhatIsNotTheClones(t *testing.T) {
+	cl := clitest.SeedShop(t)
+	c := newCLI(t, clitest.ShopSpec("rename-swap"))
+	// A bucket under a clone's name that `envmig clone` did not make.
+	if _, err := cl.S3.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(demo.UploadsBucket + "-squat")}); err != nil {
+		t.Fatal(err)
+	}
+	before := clitest.Observe(t, cl)
+	r := c.Must(1, "clone", "-destroy", "squat", "-auto-approve")
+	if !strings.Contains(r.Stdout, "EM123") {
+		t.Fatalf("%s", r)
+	}
+	if diff := cmp.Diff(before, clitest.Observe(t, cl)); diff != "" {
+		t.Fatalf("a refused destroy changed the world:\n%s", diff)
+	}
+	if m := clitest.Mutating(c.Calls()); len(m) != 0 {
+		t.Fatalf("a refused destroy made mutating calls: %v", m)
+	}
 }
 
 func TestCloneABucketOnlyEnvironment(t *testing.T) {
@@ -101,4 +148,25 @@ environment "production" {
 		t.Fatal("cleanup left the temporary copy")
 	}
 	c.Calls()
+}
+
+func TestCloneDestroyKilledMidwayIsResumed(t *testing.T) {
+	cl := clitest.SeedShop(t)
+	before := clitest.Observe(t, cl)
+	c := newCLI(t, clitest.ShopSpec("rename-swap"))
+	c.Must(0, "clone", "production", "-to", "exp2", "-auto-approve")
+	c.Bin = clitest.Bins.Crash
+	c.Env = []string{executor.CrashEnv + "=apply:bucket.delete.uploads:after-intent"}
+	if r := c.Run("clone", "-destroy", "exp2", "-auto-approve"); !r.Killed {
+		t.Fatalf("the destroy was not killed:\n%s", r)
+	}
+	c.Bin, c.Env = clitest.Bins.Envmig, nil
+	r := c.Must(1, "clone", "-destroy", "exp2", "-auto-approve")
+	if !strings.Contains(r.Stderr, "unfinished") {
+		t.Fatalf("a second destroy does not name the unfinished run:\n%s", r)
+	}
+	c.Must(0, "resume", "-environment", "production.clone-exp2", "-auto-approve")
+	if diff := cmp.Diff(before, clitest.Observe(t, cl)); diff != "" {
+		t.Fatalf("the resumed destroy left something (-before +after):\n%s", diff)
+	}
 }

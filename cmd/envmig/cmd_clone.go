@@ -19,6 +19,8 @@ type cloneOptions struct {
 	vars        varFlags
 	environment string
 	to          string
+	destroy     string
+	list        bool
 	autoApprove bool
 	lockTimeout time.Duration
 }
@@ -27,25 +29,47 @@ func cloneCommand(g *globals) *cli.Command {
 	var o cloneOptions
 	return &cli.Command{
 		Name:      "clone",
-		Usage:     "copy an environment for experiments: databases from a fresh snapshot, buckets copied",
-		ArgsUsage: "ENVIRONMENT -to NAME",
+		Usage:     "copy an environment for experiments (-to NAME), list its clones (-list), or remove one (-destroy NAME)",
+		ArgsUsage: "[ENVIRONMENT] -to NAME | -list | -destroy NAME",
 		Flags: append(o.vars.flags(),
 			&cli.StringFlag{Name: "to", Usage: "the clone's `NAME`: databases become <identifier>-NAME, buckets <bucket>-NAME"},
+			&cli.StringFlag{Name: "destroy", Usage: "remove the clone `NAME`: exactly what carries its envmig:clone-of tag, after showing it"},
+			&cli.BoolFlag{Name: "list", Usage: "list the environment's clones with their age and size"},
 			autoApproveFlag(), lockTimeoutFlag()),
 		Action: func(c *cli.Context) error {
-			args, err := positional(c, 1, 1, "ENVIRONMENT -to NAME [-auto-approve]")
+			args, err := positional(c, 0, 1, "[ENVIRONMENT] -to NAME | -list | -destroy NAME")
 			if err != nil {
 				return err
 			}
-			o.environment, o.to = args[0], c.String("to")
-			if o.to == "" {
-				return usageError{errors.New("clone needs -to NAME")}
+			if len(args) == 1 {
+				o.environment = args[0]
 			}
-			if err := planner.ValidCloneName(o.to); err != nil {
-				return usageError{err}
+			o.to, o.destroy, o.list = c.String("to"), c.String("destroy"), c.Bool("list")
+			n := 0
+			for _, set := range []bool{o.to != "", o.destroy != "", o.list} {
+				if set {
+					n++
+				}
+			}
+			if n != 1 {
+				return usageError{errors.New("clone needs exactly one of -to NAME, -list or -destroy NAME")}
+			}
+			for _, name := range []string{o.to, o.destroy} {
+				if name == "" {
+					continue
+				}
+				if err := planner.ValidCloneName(name); err != nil {
+					return usageError{err}
+				}
 			}
 			o.vars.read(c)
 			o.autoApprove, o.lockTimeout = c.Bool("auto-approve"), c.Duration("lock-timeout")
+			switch {
+			case o.list:
+				return runCloneList(c.Context, g, o)
+			case o.destroy != "":
+				return runCloneDestroy(c.Context, g, o)
+			}
 			return runClone(c.Context, g, o)
 		},
 	}

@@ -25,6 +25,9 @@ const (
 	// RetiredByTagKey tags an original renamed aside with the lineage of
 	// the run that retired it.
 	RetiredByTagKey = "envmig:retired-by"
+	// CloneOfTagKey marks what `envmig clone` created with the original
+	// it copies (planner.CloneTagKey).
+	CloneOfTagKey = "envmig:clone-of"
 )
 
 // rename runs plan.DBRename.
@@ -227,7 +230,7 @@ func (h *deleter) Apply(ctx context.Context, sc *executor.StepContext) error {
 		return err
 	}
 	if inst != nil {
-		if err := h.deleteInstance(ctx, sc, inst, final, p.RetiredBy); err != nil {
+		if err := h.deleteInstance(ctx, sc, inst, final, p.RetiredBy, p.CloneOf); err != nil {
 			return err
 		}
 		if err := h.d.waitInstanceGone(ctx, sc, id); err != nil {
@@ -240,7 +243,7 @@ func (h *deleter) Apply(ctx context.Context, sc *executor.StepContext) error {
 	return h.keepFinal(ctx, sc, id, final)
 }
 
-func (h *deleter) deleteInstance(ctx context.Context, sc *executor.StepContext, inst *types.DBInstance, final, retiredBy string) error {
+func (h *deleter) deleteInstance(ctx context.Context, sc *executor.StepContext, inst *types.DBInstance, final, retiredBy, cloneOf string) error {
 	id := aws.ToString(inst.DBInstanceIdentifier)
 	if aws.ToBool(inst.DeletionProtection) {
 		return fmt.Errorf("delete DB instance %s: %w for %s; envmig never turns it off on an original: turn it off yourself or use strategy rename-swap", id, ErrDeletionProtection, id)
@@ -248,7 +251,8 @@ func (h *deleter) deleteInstance(ctx context.Context, sc *executor.StepContext, 
 	if final == "" {
 		tags := tagMap(inst.TagList)
 		retired := retiredBy != "" && tags[RetiredByTagKey] == retiredBy
-		if err := ours(sc, "DB instance", id, tags, inst.InstanceCreateTime); err != nil && !retired {
+		clone := cloneOf != "" && tags[CloneOfTagKey] == cloneOf
+		if err := ours(sc, "DB instance", id, tags, inst.InstanceCreateTime); err != nil && !retired && !clone {
 			return fmt.Errorf("delete DB instance %s without a final snapshot: %w", id, err)
 		}
 	}

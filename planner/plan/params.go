@@ -312,6 +312,10 @@ type DBDeleteParams struct {
 	Identifier    string `json:"identifier"`
 	FinalSnapshot string `json:"final_snapshot,omitempty"`
 	RetiredBy     string `json:"retired_by,omitempty"`
+	// CloneOf, for a clone's database (clone -destroy), is the original
+	// the instance must be tagged envmig:clone-of with: it is deleted
+	// without a final snapshot only then.
+	CloneOf string `json:"clone_of,omitempty"`
 }
 
 // DBDeleteSnapshotParams delete Snapshot, which must carry envmig:run = Run

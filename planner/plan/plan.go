@@ -56,6 +56,10 @@ const (
 	KindSwitch Kind = "switch"
 )
 
+// StrategyCloneDestroy is the strategy of a plan that removes a clone
+// (envmig clone -destroy).
+const StrategyCloneDestroy = "clone-destroy"
+
 // Action is what the plan does to one resource.
 type Action string
 
@@ -65,6 +69,7 @@ const (
 	ActionUpdate  Action = "update"  // ~  changed in place
 	ActionMigrate Action = "migrate" // -/+ moved into a new resource by cloning
 	ActionRead    Action = "read"    // a service: only switched to standby and back
+	ActionDelete  Action = "delete"  // -  removed for good (clone -destroy)
 )
 
 // Resource is one resource of the environment as the reviewer sees it.

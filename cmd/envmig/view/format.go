@@ -66,7 +66,7 @@ func Bytes(n int64) string { return humanize.IBytes(uint64(max(n, 0))) }
 
 // Counts are the plan's resource tallies.
 type Counts struct {
-	Migrate, Update, Create, Unchanged int
+	Migrate, Update, Create, Delete, Unchanged int
 }
 
 // Tally counts the plan's resources by action.
@@ -80,6 +80,8 @@ func Tally(p *plan.Plan) Counts {
 			c.Update++
 		case plan.ActionCreate:
 			c.Create++
+		case plan.ActionDelete:
+			c.Delete++
 		default:
 			c.Unchanged++
 		}
@@ -103,6 +105,8 @@ func Summary(p *plan.Plan) string {
 			n += len(s.Removes)
 		}
 		return fmt.Sprintf("Cleanup: %d to delete for good.", n)
+	case plan.StrategyCloneDestroy:
+		return fmt.Sprintf("Destroy clone: %d to delete for good; the originals are not touched.", Tally(p).Delete)
 	case "clone":
 		return fmt.Sprintf("Clone: %d to create, originals only read. Copies %s objects (%s).", Tally(p).Create, Count(p.Estimate.CopyObjects), Bytes(p.Estimate.CopyBytes))
 	}
@@ -136,6 +140,8 @@ func symbol(a plan.Action) string {
 		return "  +"
 	case plan.ActionRead:
 		return " <="
+	case plan.ActionDelete:
+		return "  -"
 	}
 	return "   "
 }
@@ -150,6 +156,8 @@ func verb(a plan.Action) string {
 		return "will be created"
 	case plan.ActionRead:
 		return "goes to Standby during the migration"
+	case plan.ActionDelete:
+		return "will be deleted"
 	}
 	return "is unchanged"
 }

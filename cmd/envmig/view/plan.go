@@ -84,6 +84,7 @@ func resourcesText(b *strings.Builder, p *plan.Plan, st Style) {
 		{plan.ActionUpdate, "update in place"},
 		{plan.ActionCreate, "create"},
 		{plan.ActionRead, "switched to Standby during the migration, then back"},
+		{plan.ActionDelete, "delete for good"},
 	}
 	for _, l := range legend {
 		if seen[l.a] {
@@ -123,7 +124,7 @@ func resourcesText(b *strings.Builder, p *plan.Plan, st Style) {
 func colorSymbol(a plan.Action, st Style) string {
 	s := symbol(a)
 	switch a {
-	case plan.ActionMigrate:
+	case plan.ActionMigrate, plan.ActionDelete:
 		return st.Red(s)
 	case plan.ActionUpdate:
 		return st.Yellow(s)
@@ -139,17 +140,18 @@ func stepsText(b *strings.Builder, p *plan.Plan, st Style) {
 	for _, s := range p.Steps {
 		idw = max(idw, len(s.ID))
 	}
+	h := phaseHeadings(p.Strategy)
 	phase := plan.Phase("")
 	for i, s := range p.Steps {
 		if s.Phase != phase {
 			phase = s.Phase
 			switch phase {
 			case plan.PhasePrepare:
-				fmt.Fprintf(b, "  %s\n", st.Bold("prepare — the originals are untouched; any failure is undone automatically"))
+				fmt.Fprintf(b, "  %s\n", st.Bold(h.prepare))
 			case plan.PhaseGate:
-				fmt.Fprintf(b, "  %s\n", st.Red(st.Bold("━━━━━━━━ POINT OF NO RETURN ━━━━━━━━")))
+				fmt.Fprintf(b, "  %s\n", st.Red(st.Bold(h.gate)))
 			case plan.PhaseCommit:
-				fmt.Fprintf(b, "  %s\n", st.Bold("commit — the originals change; a failure can only be resumed (envmig resume)"))
+				fmt.Fprintf(b, "  %s\n", st.Bold(h.commit))
 			}
 		}
 		marker := ""
@@ -163,12 +165,12 @@ func stepsText(b *strings.Builder, p *plan.Plan, st Style) {
 		if s.Undo != "" && s.Phase == plan.PhasePrepare {
 			fmt.Fprintf(b, "       %-*s  %s\n", idw, "", st.Faint("undo: "+s.Undo))
 		}
-		if s.Phase == plan.PhaseGate {
-			fmt.Fprintf(b, "       %-*s  %s\n", idw, "", st.Faint("apply stops here for a second confirmation (type the environment's name), unless -auto-approve"))
+		if s.Phase == plan.PhaseGate && h.asks != "" {
+			fmt.Fprintf(b, "       %-*s  %s\n", idw, "", st.Faint(h.asks))
 		}
 	}
 	if irr := irreversible(p); len(irr) > 0 {
-		fmt.Fprintf(b, "\n%s\n", st.Bold("After the point of no return these steps remove or replace originals:"))
+		fmt.Fprintf(b, "\n%s\n", st.Bold(h.irreversible))
 		for _, s := range irr {
 			fmt.Fprintf(b, "  - %s: %s\n", s.ID, strings.Join(s.Removes, ", "))
 		}
@@ -182,5 +184,35 @@ func leftoversText(b *strings.Builder, p *plan.Plan) {
 	fmt.Fprintf(b, "\nKept until `envmig cleanup` (the ways back):\n")
 	for _, l := range p.Leftovers {
 		fmt.Fprintf(b, "  - %s %s: %s\n", l.Kind, l.ID, l.Why)
+	}
+}
+
+// headings are how a plan's step list names its phases: a migration
+// changes originals, a cleanup or a clone's destroy only deletes what runs
+// kept or made, a clone only reads.
+type headings struct{ prepare, gate, asks, commit, irreversible string }
+
+func phaseHeadings(strategy string) headings {
+	switch strategy {
+	case "cleanup", plan.StrategyCloneDestroy:
+		return headings{
+			prepare:      "check — nothing is deleted yet",
+			gate:         "━━━━━━━━ CONFIRM: DELETE FOR GOOD ━━━━━━━━",
+			asks:         "stops here for a confirmation, unless -auto-approve",
+			commit:       "delete — for good; a failure can only be resumed (envmig resume)",
+			irreversible: "These steps delete for good:",
+		}
+	case "clone":
+		return headings{
+			prepare: "create — the originals are only read; any failure removes the partial clone",
+			gate:    "━━━━━━━━ CLONE COMPLETE ━━━━━━━━",
+		}
+	}
+	return headings{
+		prepare:      "prepare — the originals are untouched; any failure is undone automatically",
+		gate:         "━━━━━━━━ POINT OF NO RETURN ━━━━━━━━",
+		asks:         "apply stops here for a second confirmation (type the environment's name), unless -auto-approve",
+		commit:       "commit — the originals change; a failure can only be resumed (envmig resume)",
+		irreversible: "After the point of no return these steps remove or replace originals:",
 	}
 }
