@@ -88,8 +88,8 @@ func Clone(cfg *config.Config, env *config.Environment, obs *live.Observed, name
 			Description: fmt.Sprintf("Snapshot %s as %s", d.id, snap), Undo: "Delete the snapshot",
 			Params: plan.DBSnapshotParams{Identifier: d.id, Snapshot: snap}, Creates: []string{snap}})
 		b.add(plan.PhasePrepare, plan.Step{ID: "db.restore." + d.cfg.Name, Action: plan.DBRestore, Resource: d.address,
-			Description: fmt.Sprintf("Restore %s from %s", target, snap), Undo: "Delete " + target,
-			Params: restoreParams(dp, snap, target, false, tags), Creates: []string{target}})
+			Description: fmt.Sprintf("Restore %s from %s, with a master password of its own (RDS-managed, in Secrets Manager)", target, snap), Undo: "Delete " + target,
+			Params: cloneRestoreParams(dp, snap, target, tags), Creates: []string{target}})
 		b.add(plan.PhasePrepare, plan.Step{ID: "db.delete-snapshot." + d.cfg.Name, Action: plan.DBDeleteSnapshot, Resource: d.address,
 			Description: fmt.Sprintf("Delete %s: the clone no longer needs it", snap), Params: plan.DBDeleteSnapshotParams{Snapshot: snap}})
 		p.Resources = append(p.Resources, plan.Resource{Address: d.address, Kind: plan.KindDatabase, Name: d.cfg.Name, ID: target, Action: plan.ActionCreate,
@@ -259,4 +259,13 @@ func CloneOriginals(env *config.Environment) (dbs, buckets []string) {
 		}
 	}
 	return dbs, buckets
+}
+
+// cloneRestoreParams restores a clone's database with a password of its
+// own: RDS generates it and keeps it in Secrets Manager (the instance's
+// MasterUserSecret), so an experiment never holds production's password.
+func cloneRestoreParams(dp dbPlan, snapshot, target string, tags map[string]string) plan.DBRestoreParams {
+	p := restoreParams(dp, snapshot, target, false, tags)
+	p.ManagedPassword = true
+	return p
 }

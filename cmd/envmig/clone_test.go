@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/rds"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/google/go-cmp/cmp"
@@ -43,6 +44,18 @@ func TestCloneAnEnvironmentForExperiments(t *testing.T) {
 	}
 	if len(after.Snapshots) != 0 {
 		t.Fatalf("the clone's snapshot was kept: %v", after.Snapshots)
+	}
+	// The clone's master password is its own: RDS generated it and keeps
+	// it in Secrets Manager; production's instance has none there.
+	for id, managed := range map[string]bool{demo.Database + "-exp1": true, demo.Database: false} {
+		out, err := cl.RDS.DescribeDBInstances(context.Background(), &rds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String(id)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sec := out.DBInstances[0].MasterUserSecret
+		if got := sec != nil && aws.ToString(sec.SecretArn) != ""; got != managed {
+			t.Fatalf("%s: RDS-managed master password = %v, want %v", id, got, managed)
+		}
 	}
 	// A second clone of the same name is refused: nothing is overwritten.
 	r = c.Must(1, "clone", "production", "-to", "exp1", "-auto-approve")

@@ -99,6 +99,9 @@ func restoreInput(sc *executor.StepContext, p plan.DBRestoreParams) (*rds.Restor
 	if s.Port > 0 {
 		in.Port = aws.Int32(s.Port)
 	}
+	if p.ManagedPassword {
+		in.ManageMasterUserPassword = aws.Bool(true)
+	}
 	return in, nil
 }
 

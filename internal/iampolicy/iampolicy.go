@@ -206,6 +206,10 @@ func For(s Scope) Policy {
 		fmt.Sprintf("arn:aws:lambda:%s:%s:event-source-mapping:*", region, acct),
 		fmt.Sprintf("arn:aws:iam::%s:role/*", acct),
 	}, nil)
+	// A clone's database gets a master password of its own, which RDS
+	// creates in Secrets Manager (secrets named rds!db-...).
+	add("EnvmigCloneMasterPasswords", []string{"secretsmanager:CreateSecret", "secretsmanager:TagResource"},
+		[]string{fmt.Sprintf("arn:aws:secretsmanager:%s:%s:secret:rds!*", region, acct)}, nil)
 	add("EnvmigKeysThroughRDS", kmsActions, []string{fmt.Sprintf("arn:aws:kms:%s:%s:key/*", region, acct)},
 		map[string]any{"StringEquals": map[string]string{"kms:ViaService": fmt.Sprintf("rds.%s.amazonaws.com", region)}})
 	return p

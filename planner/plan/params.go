@@ -244,6 +244,10 @@ type DBRestoreParams struct {
 	Settings           DBSettings        `json:"settings"`
 	DeletionProtection bool              `json:"deletion_protection"`
 	Tags               map[string]string `json:"tags,omitempty"`
+	// ManagedPassword gives the restored instance a new master password
+	// that RDS generates and keeps in Secrets Manager: a clone never holds
+	// the original's password.
+	ManagedPassword bool `json:"managed_password,omitempty"`
 }
 
 // DBChange lists in-place changes of an instance; empty fields are not
