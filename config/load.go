@@ -86,11 +86,15 @@ func readSpecFiles(dir string, cfg *Config) ([]specFile, hcl.Diagnostics) {
 	}
 	sort.Strings(names)
 	if len(names) == 0 {
+		shown := dir
+		if abs, err := filepath.Abs(dir); err == nil {
+			shown = abs // "." says nothing after -chdir
+		}
 		return nil, hcl.Diagnostics{{
 			Severity: hcl.DiagError,
 			Summary:  "No spec files found",
 			Detail: fmt.Sprintf("Directory %q has no *%s or *%s file. Create one (see the examples/ folder), or point -chdir=DIR at the directory that holds your spec.",
-				dir, HCLSuffix, JSONSuffix),
+				shown, HCLSuffix, JSONSuffix),
 		}}
 	}
 

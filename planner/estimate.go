@@ -7,7 +7,7 @@ import (
 	"github.com/envmig/envmig/planner/plan"
 )
 
-// The cost model. docs/planning.md explains each figure; they are
+// The cost model. docs/plans.md ("Cost model") lists each figure; they are
 // deliberately round, and the plan says "~".
 const (
 	secPreflight       = 5

@@ -117,3 +117,15 @@ func TestCompletionScripts(t *testing.T) {
 		}
 	}
 }
+
+func TestChdirErrorsNameTheDirectory(t *testing.T) {
+	c := newCLI(t, "")
+	empty := t.TempDir()
+	if r := c.Must(1, "-chdir="+empty, "validate"); !strings.Contains(r.Stderr, empty) {
+		t.Fatalf("the error does not name %s:\n%s", empty, r)
+	}
+	missing := filepath.Join(empty, "missing")
+	if r := c.Must(1, "-chdir="+missing, "plan"); !strings.Contains(r.Stderr, missing) {
+		t.Fatalf("the error does not name %s:\n%s", missing, r)
+	}
+}

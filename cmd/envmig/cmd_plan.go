@@ -81,7 +81,7 @@ func runPlan(ctx context.Context, g *globals, o planOptions) error {
 	case o.json:
 		err = plan.Encode(&buf, p)
 	case o.markdown:
-		err = view.PlanMarkdown(&buf, p)
+		err = view.PlanMarkdown(&buf, p, o.out)
 	default:
 		err = view.PlanText(&buf, p, g.style())
 	}
@@ -91,7 +91,7 @@ func runPlan(ctx context.Context, g *globals, o planOptions) error {
 	if _, err := io.WriteString(g.stdout, g.redact(buf.String())); err != nil {
 		return err
 	}
-	g.stepSummary(p)
+	g.stepSummary(p, o.out)
 	if errs := p.Errors(); len(errs) > 0 {
 		return reportedError{exitError, fmt.Errorf("the plan has %d error(s)", len(errs))}
 	}
@@ -178,13 +178,13 @@ func writePlanFile(path string, p *plan.Plan) error {
 }
 
 // stepSummary appends the Markdown plan to the GitHub Actions job summary.
-func (g *globals) stepSummary(p *plan.Plan) {
+func (g *globals) stepSummary(p *plan.Plan, file string) {
 	path := g.getenv("GITHUB_STEP_SUMMARY")
 	if !g.onGitHub() || path == "" {
 		return
 	}
 	var buf bytes.Buffer
-	if err := view.PlanMarkdown(&buf, p); err != nil {
+	if err := view.PlanMarkdown(&buf, p, file); err != nil {
 		return
 	}
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)

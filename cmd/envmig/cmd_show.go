@@ -44,7 +44,7 @@ func showCommand(g *globals) *cli.Command {
 			case c.Bool("json"):
 				err = plan.Encode(&buf, p)
 			case c.Bool("markdown"):
-				err = view.PlanMarkdown(&buf, p)
+				err = view.PlanMarkdown(&buf, p, args[0])
 			default:
 				err = view.PlanText(&buf, p, g.style())
 			}

@@ -166,3 +166,26 @@ func zeroParams(a StepAction) Params {
 	}
 	return p
 }
+
+// TestCostTableListsEveryAction keeps docs/plans.md's cost model table
+// naming every step action.
+func TestCostTableListsEveryAction(t *testing.T) {
+	raw, err := os.ReadFile(plansDoc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(raw)
+	i := strings.Index(doc, "| step | model |")
+	if i < 0 {
+		t.Fatal("docs/plans.md has no cost model table")
+	}
+	table := doc[i:]
+	if j := strings.Index(table, "\n\n"); j >= 0 {
+		table = table[:j]
+	}
+	for _, a := range Actions() {
+		if !strings.Contains(table, "`"+string(a.Action)+"`") {
+			t.Errorf("the cost table of docs/plans.md does not list %s", a.Action)
+		}
+	}
+}

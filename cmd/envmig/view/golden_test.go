@@ -109,11 +109,25 @@ func TestGoldenPlansOfEveryExample(t *testing.T) {
 				if err := plan.Encode(&js, p); err != nil {
 					t.Fatal(err)
 				}
-				if err := PlanMarkdown(&md, p); err != nil {
+				if err := PlanMarkdown(&md, p, "plan.json"); err != nil {
 					t.Fatal(err)
 				}
 				if md.Len() > MarkdownLimit {
 					t.Errorf("markdown is %d bytes", md.Len())
+				}
+				// The footer names the file the plan was saved to.
+				var other, unsaved bytes.Buffer
+				if err := PlanMarkdown(&other, p, "out/reviewed.json"); err != nil {
+					t.Fatal(err)
+				}
+				if !strings.Contains(other.String(), "envmig apply out/reviewed.json") || strings.Contains(other.String(), "plan.json") {
+					t.Errorf("the footer does not name the saved file:\n%s", other.String())
+				}
+				if err := PlanMarkdown(&unsaved, p, ""); err != nil {
+					t.Fatal(err)
+				}
+				if !strings.Contains(unsaved.String(), "was not saved") {
+					t.Errorf("the footer of an unsaved plan does not say so")
 				}
 				validatePlanJSON(t, js.Bytes())
 				// The plan computes again from the spec and its own

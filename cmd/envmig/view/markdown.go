@@ -20,7 +20,8 @@ func MarkdownHeader(p *plan.Plan) string {
 // PlanMarkdown renders a plan for a pull-request comment: the hidden digest
 // header, the summary, warnings first, the point of no return, and the steps
 // in a collapsible block. It stays under MarkdownLimit by eliding steps.
-func PlanMarkdown(w io.Writer, p *plan.Plan) error {
+// file is the plan file the plan was saved to ("" when it was not).
+func PlanMarkdown(w io.Writer, p *plan.Plan, file string) error {
 	head := &strings.Builder{}
 	fmt.Fprintf(head, "%s\n", MarkdownHeader(p))
 	fmt.Fprintf(head, "### envmig plan: `%s`\n\n", p.Environment)
@@ -38,7 +39,11 @@ func PlanMarkdown(w io.Writer, p *plan.Plan) error {
 			fmt.Fprintf(tail, "- %s `%s`: %s\n", l.Kind, l.ID, mdEscape(l.Why))
 		}
 	}
-	fmt.Fprintf(tail, "\n<sub>Apply exactly this plan with `envmig apply plan.json`; it is refused if live AWS changed since.</sub>\n")
+	if file != "" {
+		fmt.Fprintf(tail, "\n<sub>Apply exactly this plan with `envmig apply %s`; it is refused if live AWS changed since.</sub>\n", file)
+	} else {
+		fmt.Fprintf(tail, "\n<sub>This plan was not saved: save it with `envmig plan -out FILE`, then apply exactly it with `envmig apply FILE`.</sub>\n")
+	}
 	steps := ""
 	if p.HasChanges() {
 		budget := MarkdownLimit - head.Len() - tail.Len()
@@ -131,7 +136,7 @@ func mdSteps(p *plan.Plan, budget int) string {
 	out.WriteString(open)
 	for i, r := range rows {
 		if total+len(r) > budget-200 {
-			fmt.Fprintf(&out, "| … | %d more steps not shown; run `envmig show plan.json` | | | |\n", len(rows)-i)
+			fmt.Fprintf(&out, "| … | %d more steps not shown; run `envmig show` on the plan file | | | |\n", len(rows)-i)
 			break
 		}
 		total += len(r)
