@@ -65,6 +65,9 @@ func Clone(cfg *config.Config, env *config.Environment, obs *live.Observed, name
 	b := &builder{lineage: opts.Lineage, env: env, region: obs.Region}
 	b.add(plan.PhasePrepare, plan.Step{ID: "preflight", Action: plan.Preflight, Params: plan.PreflightParams{},
 		Description: fmt.Sprintf("Check the caller is in an allowed account and region %s", obs.Region)})
+	// asOf is the snapshot whose moment the clone is of: its versioned
+	// buckets are copied as they were then.
+	asOf, asOfDB := "", ""
 	for _, d := range t.dbs {
 		l := obs.Databases[d.id]
 		p.Observations = append(p.Observations, dbObservation(d.address, d.id, l))
@@ -84,6 +87,9 @@ func Clone(cfg *config.Config, env *config.Environment, obs *live.Observed, name
 		tags := maps.Clone(dp.tags)
 		tags[CloneTagKey] = d.id
 		snap := snapshotID(opts.Lineage, d.cfg.Name, "")
+		if asOf == "" {
+			asOf, asOfDB = "db.snapshot."+d.cfg.Name, d.id
+		}
 		b.add(plan.PhasePrepare, plan.Step{ID: "db.snapshot." + d.cfg.Name, Action: plan.DBSnapshot, Resource: d.address,
 			Description: fmt.Sprintf("Snapshot %s as %s", d.id, snap), Undo: "Delete the snapshot",
 			Params: plan.DBSnapshotParams{Identifier: d.id, Snapshot: snap}, Creates: []string{snap}})
@@ -121,9 +127,19 @@ func Clone(cfg *config.Config, env *config.Environment, obs *live.Observed, name
 		a.add(diags...)
 		c := bucketCopy{bp: bp, from: origin, to: target, toSettings: settings}
 		b.createFor(c)
-		b.copyStep(plan.PhasePrepare, c, plan.BucketCopyParams{Source: origin, Destination: target, Mode: plan.CopyPrecopy})
 		level := env.Migration.Verify.Objects
-		b.verifyStep(plan.PhasePrepare, c, "clone", plan.VerifyBucketParams{Source: origin, Destination: target, Objects: level})
+		copyP := plan.BucketCopyParams{Source: origin, Destination: target, Mode: plan.CopyPrecopy}
+		verifyP := plan.VerifyBucketParams{Source: origin, Destination: target, Objects: level}
+		switch {
+		case asOf != "" && l.Versioning == "Enabled":
+			copyP.AsOfStep, verifyP.AsOfStep = asOf, asOf
+		case asOf != "":
+			a.warnf("EM124", bt.address, fmt.Sprintf("bucket %s is copied as it is at the copy, not as of the snapshot of %s", origin, asOfDB),
+				"An unversioned bucket keeps no past: objects written or deleted between the snapshot and the copy make the clone's bucket and database disagree.",
+				"Enable versioning on the bucket for clones consistent to one moment, or accept the difference for experiments.")
+		}
+		b.copyStep(plan.PhasePrepare, c, copyP)
+		b.verifyStep(plan.PhasePrepare, c, "clone", verifyP)
 		b.configureIn(plan.PhasePrepare, c, target, l.Region, settings, "")
 		p.Resources = append(p.Resources, plan.Resource{Address: bt.address, Kind: plan.KindBucket, Name: bt.cfg.Name, ID: target, Action: plan.ActionCreate,
 			Changes: []plan.Change{{Attribute: "clone_of", Before: "(none)", After: origin}}})

@@ -170,6 +170,9 @@ func (b *builder) copyStep(phase plan.Phase, c bucketCopy, p plan.BucketCopyPara
 		plan.CopyFinal:   "Copy %s back to %s",
 	}[p.Mode]
 	desc := fmt.Sprintf(what, p.Source, p.Destination)
+	if p.AsOfStep != "" {
+		desc = fmt.Sprintf("Copy %s to %s as it was at the snapshot of %s: each key's version current then (newer versions are not read)", p.Source, p.Destination, strings.TrimPrefix(p.AsOfStep, "db.snapshot."))
+	}
 	if p.History {
 		desc += " (every version and delete marker, oldest first; version IDs change)"
 	}
@@ -185,6 +188,9 @@ func (b *builder) verifyStep(phase plan.Phase, c bucketCopy, which string, p pla
 	desc := fmt.Sprintf("Verify %s against %s by manifest (%s)", p.Destination, p.Source, p.Objects)
 	if p.History {
 		desc = fmt.Sprintf("Verify %s holds the history of %s, version by version (%s)", p.Destination, p.Source, p.Objects)
+	}
+	if p.AsOfStep != "" {
+		desc = fmt.Sprintf("Verify %s against %s as of the snapshot's time (%s)", p.Destination, p.Source, p.Objects)
 	}
 	b.add(phase, plan.Step{
 		ID: "verify.bucket." + c.bp.t.cfg.Name + "." + which, Action: plan.VerifyBucket, Resource: c.bp.t.address,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
@@ -181,5 +182,40 @@ func TestCloneDestroyKilledMidwayIsResumed(t *testing.T) {
 	c.Must(0, "resume", "-environment", "production.clone-exp2", "-auto-approve")
 	if diff := cmp.Diff(before, clitest.Observe(t, cl)); diff != "" {
 		t.Fatalf("the resumed destroy left something (-before +after):\n%s", diff)
+	}
+}
+
+func TestCloneIsConsistentToTheSnapshotsMoment(t *testing.T) {
+	cl := clitest.SeedShop(t)
+	before := clitest.Observe(t, cl)
+	c := newCLI(t, clitest.ShopSpec("rename-swap"))
+	// Stop the clone right after the database snapshot, then change the
+	// versioned bucket: a write, an overwrite and a delete after the
+	// snapshot's moment.
+	c.Bin = clitest.Bins.Crash
+	c.Env = []string{executor.CrashEnv + "=apply:db.restore.main:before-intent"}
+	if r := c.Run("clone", "production", "-to", "t1", "-auto-approve"); !r.Killed {
+		t.Fatalf("the clone was not stopped after the snapshot:\n%s", r)
+	}
+	c.Bin, c.Env = clitest.Bins.Envmig, nil
+	time.Sleep(1100 * time.Millisecond) // the moment is taken to the second
+	ctx := context.Background()
+	list, err := cl.S3.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(demo.UploadsBucket)})
+	if err != nil || len(list.Contents) < 2 {
+		t.Fatalf("the seeded bucket: %v", err)
+	}
+	first, second := aws.ToString(list.Contents[0].Key), aws.ToString(list.Contents[1].Key)
+	for _, k := range []string{"after-the-snapshot.txt", first} {
+		if _, err := cl.S3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(demo.UploadsBucket), Key: aws.String(k), Body: strings.NewReader("late")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := cl.S3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(demo.UploadsBucket), Key: aws.String(second)}); err != nil {
+		t.Fatal(err)
+	}
+	c.Must(0, "resume", "-environment", "production.clone-t1", "-auto-approve")
+	after := clitest.Observe(t, cl)
+	if diff := cmp.Diff(before.Buckets[demo.UploadsBucket], after.Buckets[demo.UploadsBucket+"-t1"]); diff != "" {
+		t.Fatalf("the clone's versioned bucket is not the bucket as of the snapshot (-as of the snapshot +clone):\n%s", diff)
 	}
 }

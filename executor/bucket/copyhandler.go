@@ -49,6 +49,19 @@ func (h *CopyHandler) Apply(ctx context.Context, sc *executor.StepContext) error
 	}
 	own := tags[executor.RunTagKey] == sc.Lineage() && p.Mode != plan.CopyFinal
 	m := manifestSpec{bucket: p.Source, name: plan.ManifestName(p.Source)}
+	if p.AsOfStep != "" {
+		at, err := asOfTime(sc, p.AsOfStep)
+		if err != nil {
+			return err
+		}
+		expected, _ := strconv.ParseInt(observedAttr(sc, p.Source, "objects"), 10, 64)
+		s := &AsOfSyncer{Src: srcAPI, Dst: dstAPI, SrcBucket: p.Source, DstBucket: p.Destination, At: at,
+			Concurrency: h.opts.Concurrency, ListParallel: h.opts.ListParallel,
+			MultipartThreshold: h.opts.MultipartThreshold, PartSize: h.opts.PartSize,
+			Delete: own, AbortStaleUploads: own, ExpectedObjects: expected}
+		_, err = RunAsOfStep(ctx, sc, s, h.opts.reportEvery())
+		return err
+	}
 	if p.History {
 		s := &HistorySyncer{Src: srcAPI, Dst: dstAPI, SrcBucket: p.Source, DstBucket: p.Destination,
 			RewriteDiverged: own, AbortStaleUploads: own,
@@ -154,4 +167,18 @@ func (o Options) reportEvery() time.Duration {
 		return o.ReportEvery
 	}
 	return time.Second
+}
+
+// asOfTime reads the moment a copy is made as of: the creation time the
+// snapshot step recorded.
+func asOfTime(sc *executor.StepContext, step string) (time.Time, error) {
+	v := sc.StepValue(step, "snapshot_time")
+	if v == "" {
+		return time.Time{}, fmt.Errorf("step %s copies as of the snapshot of step %s, which recorded no snapshot time: run that step first (envmig resume)", sc.Step.ID, step)
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("step %s: the snapshot time %q of step %s: %w", sc.Step.ID, v, step, err)
+	}
+	return t, nil
 }

@@ -457,6 +457,13 @@ func (h *VerifyHandler) Apply(ctx context.Context, sc *executor.StepContext) err
 		}
 	}
 	srcRegion, dstRegion := h.region(ctx, sc, p.Source), h.region(ctx, sc, p.Destination)
+	if p.AsOfStep != "" {
+		at, err := asOfTime(sc, p.AsOfStep)
+		if err != nil {
+			return err
+		}
+		return VerifyAsOfStep(ctx, sc, h.clients(srcRegion), h.clients(dstRegion), p.Source, p.Destination, at, level(p.Objects))
+	}
 	if p.History {
 		return VerifyHistoryStep(ctx, sc, h.clients(srcRegion), h.clients(dstRegion), p.Source, p.Destination, level(p.Objects), time.Time{})
 	}

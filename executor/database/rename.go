@@ -22,6 +22,8 @@ const (
 	KeyRenamed = "renamed"
 	// KeyDeleted records the identifier a delete was asked for.
 	KeyDeleted = "deleted"
+	// KeySnapshotTime records a snapshot's creation time (RFC 3339).
+	KeySnapshotTime = "snapshot_time"
 	// RetiredByTagKey tags an original renamed aside with the lineage of
 	// the run that retired it.
 	RetiredByTagKey = "envmig:retired-by"

@@ -3,6 +3,7 @@ package database
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
@@ -57,8 +58,16 @@ func (h *snapshot) Apply(ctx context.Context, sc *executor.StepContext) error {
 			return err
 		}
 	}
-	_, err = h.d.waitSnapshot(ctx, sc, id)
-	return err
+	snap, err := h.d.waitSnapshot(ctx, sc, id)
+	if err != nil {
+		return err
+	}
+	if t := snap.SnapshotCreateTime; !h.copy && t != nil && sc.Value(KeySnapshotTime) == "" {
+		// The moment the snapshot is of: a clone's versioned buckets are
+		// copied as of it.
+		return sc.Record(KeySnapshotTime, t.UTC().Format(time.RFC3339Nano))
+	}
+	return nil
 }
 
 // adoptable checks that an existing snapshot is the one this step makes.

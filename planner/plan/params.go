@@ -401,6 +401,10 @@ type BucketCopyParams struct {
 	History     bool         `json:"history,omitempty"`
 	Manifest    bool         `json:"manifest,omitempty"`
 	Guard       *BucketGuard `json:"guard,omitempty"`
+	// AsOfStep names the db.snapshot step whose snapshot's creation time
+	// the copy is made as of: each key's version current then (a clone's
+	// versioned bucket, consistent with its database).
+	AsOfStep string `json:"as_of_step,omitempty"`
 }
 
 // BucketGuard protects an original bucket the run copied: Manifest (a
@@ -509,6 +513,9 @@ type VerifyBucketParams struct {
 	History     bool         `json:"history,omitempty"`
 	Guard       *BucketGuard `json:"guard,omitempty"`
 	AllowKept   string       `json:"allow_kept,omitempty"`
+	// AsOfStep: the destination is compared with the source as of that
+	// step's snapshot time (see BucketCopyParams).
+	AsOfStep string `json:"as_of_step,omitempty"`
 }
 
 // VerifyFrozenParams: nothing changed the originals during the standby.
