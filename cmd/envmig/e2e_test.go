@@ -73,6 +73,11 @@ func TestRenameSwapEndToEnd(t *testing.T) {
 		t.Fatal("cleanup left the legacy bucket")
 	}
 	c.Must(0, "plan", "-detailed-exitcode")
+	// After the cleanup, status still shows the migration it cleaned up.
+	lineage := strings.Fields(strings.SplitN(st.Stdout, "run ", 2)[1])[0]
+	if st := c.Must(0, "status"); !strings.Contains(st.Stdout, "Earlier runs") || !strings.Contains(st.Stdout, "run "+lineage+" (apply) applied") {
+		t.Fatalf("status after cleanup does not show the migration %s:\n%s", lineage, st.Stdout)
+	}
 	c.Calls()
 	clitest.NoSecrets(t, c.Dir, []string{clitest.CanaryPassword}, r, md, apply, st)
 }

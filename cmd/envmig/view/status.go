@@ -45,9 +45,33 @@ func StatusText(w io.Writer, st *statefile.State, s Style) error {
 			fmt.Fprintf(b, "  - %s %s: %s\n", k.Kind, k.ID, k.Why)
 		}
 	}
+	historyText(b, st)
 	fmt.Fprintf(b, "\n%s\n", nextSteps(st, stopped))
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// shownHistory is how many earlier runs status lists.
+const shownHistory = 5
+
+// historyText lists the journal's earlier runs, newest first: after a
+// cleanup, the migration it cleaned up is still in view.
+func historyText(b *strings.Builder, st *statefile.State) {
+	if len(st.History) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "\nEarlier runs (newest first):\n")
+	for i := len(st.History) - 1; i >= 0 && i >= len(st.History)-shownHistory; i-- {
+		h := st.History[i]
+		took := ""
+		if !h.FinishedAt.IsZero() && !h.StartedAt.IsZero() {
+			took = " in " + Elapsed(h.FinishedAt.Sub(h.StartedAt))
+		}
+		fmt.Fprintf(b, "  - run %s (%s) %s, finished %s%s · plan %s\n", h.Lineage, h.Operation, h.Status, h.FinishedAt.UTC().Format(time.RFC3339), took, ShortDigest(h.PlanDigest))
+	}
+	if n := len(st.History) - shownHistory; n > 0 {
+		fmt.Fprintf(b, "  (and %d older; `envmig status -json` has them all)\n", n)
+	}
 }
 
 func nextSteps(st *statefile.State, stopped int) string {
