@@ -94,7 +94,7 @@ func Clone(cfg *config.Config, env *config.Environment, obs *live.Observed, name
 			Description: fmt.Sprintf("Snapshot %s as %s", d.id, snap), Undo: "Delete the snapshot",
 			Params: plan.DBSnapshotParams{Identifier: d.id, Snapshot: snap}, Creates: []string{snap}})
 		b.add(plan.PhasePrepare, plan.Step{ID: "db.restore." + d.cfg.Name, Action: plan.DBRestore, Resource: d.address,
-			Description: fmt.Sprintf("Restore %s from %s, with a master password of its own (RDS-managed, in Secrets Manager)", target, snap), Undo: "Delete " + target,
+			Description: fmt.Sprintf("Restore %s from %s, with a master password of its own (RDS-managed, in Secrets Manager), not publicly accessible", target, snap), Undo: "Delete " + target,
 			Params: cloneRestoreParams(dp, snap, target, tags), Creates: []string{target}})
 		b.add(plan.PhasePrepare, plan.Step{ID: "db.delete-snapshot." + d.cfg.Name, Action: plan.DBDeleteSnapshot, Resource: d.address,
 			Description: fmt.Sprintf("Delete %s: the clone no longer needs it", snap), Params: plan.DBDeleteSnapshotParams{Snapshot: snap}})
@@ -280,8 +280,12 @@ func CloneOriginals(env *config.Environment) (dbs, buckets []string) {
 // cloneRestoreParams restores a clone's database with a password of its
 // own: RDS generates it and keeps it in Secrets Manager (the instance's
 // MasterUserSecret), so an experiment never holds production's password.
+// It is never publicly accessible, whatever the original is: a copy made
+// for experiments must not expose production's data by accident.
 func cloneRestoreParams(dp dbPlan, snapshot, target string, tags map[string]string) plan.DBRestoreParams {
 	p := restoreParams(dp, snapshot, target, false, tags)
 	p.ManagedPassword = true
+	private := false
+	p.Settings.PubliclyAccessible = &private
 	return p
 }

@@ -386,6 +386,14 @@ func TestCloneCopiesWithoutTouchingTheOriginals(t *testing.T) {
 	if rp := restore.Params.(plan.DBRestoreParams); rp.Identifier != "shop-prod-db-exp1" || rp.Tags[CloneTagKey] != "shop-prod-db" {
 		t.Fatalf("restore = %+v", restore)
 	}
+	// The clone has its own password and is private, even when the
+	// original is public.
+	obs.Databases["shop-prod-db"].PubliclyAccessible = true
+	pub, _ := Clone(cfg, env, obs, "exp1", Options{Lineage: "c10e0003"})
+	r, _ := pub.Step("db.restore.main")
+	if rp := r.Params.(plan.DBRestoreParams); !rp.ManagedPassword || rp.Settings.PubliclyAccessible == nil || *rp.Settings.PubliclyAccessible {
+		t.Fatalf("the clone's restore = %+v", rp)
+	}
 	create, _ := p.Step("bucket.create.uploads")
 	if cp := create.Params.(plan.BucketCreateParams); cp.Bucket != "shop-prod-uploads-exp1" || cp.Tags[CloneTagKey] != "shop-prod-uploads" {
 		t.Fatalf("create = %+v", create)
