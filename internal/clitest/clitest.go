@@ -128,26 +128,60 @@ func (c *CLI) Run(args ...string) Result {
 // RunContext runs envmig with args until it exits or ctx ends.
 func (c *CLI) RunContext(ctx context.Context, args ...string) Result {
 	c.T.Helper()
+	s := c.start(ctx, args)
+	return s.Wait()
+}
+
+// Running is a run of the binary that Start began and Wait ends.
+type Running struct {
+	c         *CLI
+	cmd       *exec.Cmd
+	args      []string
+	out, errb bytes.Buffer
+}
+
+// Start begins envmig with args and returns without waiting for it: a test
+// holds one run in the middle (a check command that waits for a file, say)
+// while it runs others.
+func (c *CLI) Start(args ...string) *Running {
+	c.T.Helper()
+	return c.start(context.Background(), args)
+}
+
+func (c *CLI) start(ctx context.Context, args []string) *Running {
+	c.T.Helper()
 	cmd := exec.CommandContext(ctx, c.Bin, args...)
 	cmd.Dir = c.Dir
 	cmd.Env = append(os.Environ(), "NO_COLOR=1", "ENVMIG_HEARTBEAT=1h", "ENVMIG_AWS_TRACE="+c.trace)
 	cmd.Env = append(cmd.Env, c.Env...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	r := Result{Stdout: out.String(), Stderr: errb.String()}
+	r := &Running{c: c, cmd: cmd, args: args}
+	cmd.Stdout, cmd.Stderr = &r.out, &r.errb
+	if err := cmd.Start(); err != nil {
+		c.T.Fatalf("run envmig %v: %v", args, err)
+	}
+	return r
+}
+
+// Pid is the process ID of the run.
+func (r *Running) Pid() int { return r.cmd.Process.Pid }
+
+// Wait waits for the run to exit.
+func (r *Running) Wait() Result {
+	r.c.T.Helper()
+	err := r.cmd.Wait()
+	res := Result{Stdout: r.out.String(), Stderr: r.errb.String()}
 	var ee *exec.ExitError
 	switch {
 	case err == nil:
 	case errors.As(err, &ee):
-		r.Code = ee.ExitCode()
+		res.Code = ee.ExitCode()
 		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			r.Killed = ws.Signal() == syscall.SIGKILL
+			res.Killed = ws.Signal() == syscall.SIGKILL
 		}
 	default:
-		c.T.Fatalf("run envmig %v: %v", args, err)
+		r.c.T.Fatalf("run envmig %v: %v", r.args, err)
 	}
-	return r
+	return res
 }
 
 // Must runs and requires an exit code.
