@@ -23,6 +23,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/envmig/envmig/executor"
 	"github.com/envmig/envmig/internal/awsclient"
 	"github.com/envmig/envmig/internal/iampolicy"
 	"github.com/envmig/envmig/internal/report"
@@ -37,7 +38,9 @@ type Binaries struct {
 }
 
 // Build compiles ./cmd/envmig twice (release and crashtest) into a
-// temporary directory.
+// temporary directory. When executor.BreakEnv is set (to see the suites
+// fail on a deliberately broken handler), both are crashtest builds, so
+// that every run of the binary honours it.
 func Build() (*Binaries, error) {
 	root, err := testaws.ModuleRoot()
 	if err != nil {
@@ -48,7 +51,12 @@ func Build() (*Binaries, error) {
 		return nil, err
 	}
 	b := &Binaries{Envmig: filepath.Join(dir, "envmig"), Crash: filepath.Join(dir, "envmig-crashtest"), dir: dir}
-	for _, x := range []struct{ out, tags string }{{b.Envmig, ""}, {b.Crash, "crashtest"}} {
+	release := ""
+	if os.Getenv(executor.BreakEnv) != "" {
+		release = "crashtest"
+		fmt.Fprintf(os.Stderr, "clitest: %s=%s: every envmig the tests run is a crashtest build with that handler broken\n", executor.BreakEnv, os.Getenv(executor.BreakEnv))
+	}
+	for _, x := range []struct{ out, tags string }{{b.Envmig, release}, {b.Crash, "crashtest"}} {
 		cmd := exec.Command("go", "build", "-tags", x.tags, "-o", x.out, "./cmd/envmig")
 		cmd.Dir = root
 		cmd.Stderr = os.Stderr
