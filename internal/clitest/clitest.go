@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -112,6 +113,7 @@ type CLI struct {
 	Env   []string
 	Bin   string
 	trace string
+	all   []awsclient.Call // every call Calls read
 }
 
 // New makes a working directory holding spec (as main.envmig.hcl, unless
@@ -220,11 +222,20 @@ func (c *CLI) Calls() []awsclient.Call {
 			continue
 		}
 		f := strings.Split(line, "\t")
-		if len(f) != 3 {
-			c.T.Fatalf("trace line %q is not SERVICE<TAB>OPERATION<TAB>OWNER", line)
+		if len(f) != 4 {
+			c.T.Fatalf("trace line %q is not SERVICE<TAB>OPERATION<TAB>OWNER<TAB>RESOURCES", line)
 		}
-		out = append(out, awsclient.Call{Service: f[0], Operation: f[1], Owner: f[2]})
+		call := awsclient.Call{Service: f[0], Operation: f[1], Owner: f[2]}
+		for _, r := range strings.Fields(f[3]) {
+			r, err := url.QueryUnescape(r)
+			if err != nil {
+				c.T.Fatalf("trace line %q: %v", line, err)
+			}
+			call.Resources = append(call.Resources, r)
+		}
+		out = append(out, call)
 	}
+	c.all = append(c.all, out...)
 	recordActions(out)
 	for _, call := range out {
 		if call.Service == "S3" && call.Owner == "" && !withoutOwner[call.Operation] {
@@ -233,6 +244,32 @@ func (c *CLI) Calls() []awsclient.Call {
 	}
 	return out
 }
+
+// Denied returns every call this CLI made (as read by Calls, so call Calls
+// first) that policy does not allow on the resources it acted on, with the
+// resources' ARNs in account and region: "Service Operation: ACTION on ARN".
+// Conditions are not evaluated (iampolicy.Policy.Allows).
+func (c *CLI) Denied(policy iampolicy.Policy, account, region string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, call := range c.all {
+		arns := make([]string, len(call.Resources))
+		for i, r := range call.Resources {
+			arns[i] = iampolicy.ARN(r, account, region)
+		}
+		for _, d := range policy.Denied(call.Service, call.Operation, arns) {
+			d = call.Service + " " + call.Operation + ": " + d
+			if !seen[d] {
+				seen[d] = true
+				out = append(out, d)
+			}
+		}
+	}
+	return out
+}
+
+// CallCount is how many calls Calls has read so far.
+func (c *CLI) CallCount() int { return len(c.all) }
 
 // withoutOwner are the S3 operations that have no expected-owner field.
 var withoutOwner = map[string]bool{"ListBuckets": true, "CreateBucket": true, "ListDirectoryBuckets": true}
