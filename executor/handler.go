@@ -68,6 +68,13 @@ const (
 // would: no deferred function runs.
 const CrashEnv = "ENVMIG_CRASH_AT"
 
+// BreakEnv names the variable that deliberately breaks one handler in test
+// builds (-tags crashtest; release builds ignore it), so that the suites
+// can be seen to fail: "bucket.copy" makes every bucket copy of the
+// process skip one object (the first key it is asked to copy) while
+// reporting success. See Broken.
+const BreakEnv = "ENVMIG_BREAK"
+
 // StepContext is what a handler sees of the run.
 type StepContext struct {
 	Plan *plan.Plan

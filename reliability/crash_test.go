@@ -69,7 +69,7 @@ func TestCrashSuite(t *testing.T) {
 	probe := clitest.New(t, clitest.Bins.Envmig, clitest.ShopSpec("rename-swap"))
 	probe.Must(2, "plan", "-detailed-exitcode", "-out", "plan.json")
 	cases := crashCases(readPlan(t, filepath.Join(probe.Dir, "plan.json")))
-	var recovered, killed, notReached, failed int
+	var tally crashTally
 	for _, tc := range cases {
 		recoveries := []string{"resume"}
 		if tc.beforeGate {
@@ -77,31 +77,44 @@ func TestCrashSuite(t *testing.T) {
 		}
 		for _, rec := range recoveries {
 			t.Run(fmt.Sprintf("%s/%s/%s", tc.step, tc.point, rec), func(t *testing.T) {
-				k := crashThenRecover(t, tc, rec)
-				switch {
-				case !k:
-					notReached++
-				case t.Failed():
-					killed++
-					failed++
-				default:
-					killed++
-					recovered++
-				}
+				// Counted when the case ends, however it ends: a t.Fatal
+				// stops the case before any statement after the call.
+				var k bool
+				defer func() { count(&tally, k, t.Failed()) }()
+				crashThenRecover(t, tc, rec, &k)
 			})
 		}
 	}
 	clitest.Report(t, "C", map[string]any{
-		"crash points": len(cases), "runs killed": killed, "recovered": recovered, "failed": failed,
-		"point not reached (the step makes no such call)": notReached,
+		"crash points": len(cases), "runs killed": tally.killed, "recovered": tally.recovered, "failed": tally.failed,
+		"point not reached (the step makes no such call)": tally.notReached,
 	})
-	if killed == 0 {
+	if tally.killed == 0 && tally.failed == 0 {
 		t.Fatal("the crash hook never fired")
 	}
 }
 
-// crashThenRecover runs one case and reports whether the kill happened.
-func crashThenRecover(t *testing.T, tc crashCase, recovery string) bool {
+// crashTally counts the suite's runs.
+type crashTally struct{ killed, recovered, failed, notReached int }
+
+// count adds one case that ended, killed or not, failed or not.
+func count(c *crashTally, killed, failed bool) {
+	if killed {
+		c.killed++
+	}
+	switch {
+	case failed:
+		c.failed++
+	case killed:
+		c.recovered++
+	default:
+		c.notReached++
+	}
+}
+
+// crashThenRecover runs one case; *killed says whether the kill happened
+// (set before anything can fail the case after it).
+func crashThenRecover(t *testing.T, tc crashCase, recovery string, killed *bool) {
 	cl := clitest.SeedShop(t)
 	before := clitest.Observe(t, cl)
 	c := clitest.New(t, clitest.Bins.Envmig, clitest.ShopSpec("rename-swap"))
@@ -114,8 +127,9 @@ func crashThenRecover(t *testing.T, tc crashCase, recovery string) bool {
 		if r.Code != 0 {
 			t.Fatalf("apply without a crash failed:\n%s", r)
 		}
-		return false
+		return
 	}
+	*killed = true
 	c.Must(0, "status")
 	switch recovery {
 	case "rollback":
@@ -140,7 +154,6 @@ func crashThenRecover(t *testing.T, tc crashCase, recovery string) bool {
 		c.Must(0, "plan", "-detailed-exitcode")
 	}
 	c.Calls()
-	return true
 }
 
 // tookOver checks the first command after a kill says it took over the

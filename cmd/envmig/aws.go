@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -17,9 +18,11 @@ import (
 )
 
 // traceEnv names a file to which every AWS operation is appended, one
-// "Service<TAB>Operation<TAB>expected bucket owner" line each: a debugging
-// aid, and how the tests count mutating calls, check the IAM policy covers
-// every action and that every S3 request named the expected owner.
+// "Service<TAB>Operation<TAB>expected bucket owner<TAB>resources" line
+// each (the resources as awsclient.Resources names them, each
+// query-escaped, separated by spaces): a debugging aid, and how the tests
+// count mutating calls, check that a plan's IAM policy allows every call
+// on what it acted on, and that every S3 request named the expected owner.
 const traceEnv = "ENVMIG_AWS_TRACE"
 
 // awsFor builds the SDK clients for the spec's account and region through
@@ -47,7 +50,11 @@ func (g *globals) awsFor(ctx context.Context, cfg *config.Config) (*awsclient.Cl
 		awsclient.Trace(&acfg, func(c awsclient.Call) {
 			mu.Lock()
 			defer mu.Unlock()
-			fmt.Fprintf(f, "%s\t%s\t%s\n", c.Service, c.Operation, c.Owner)
+			res := make([]string, len(c.Resources))
+			for i, r := range c.Resources {
+				res[i] = url.QueryEscape(r)
+			}
+			fmt.Fprintf(f, "%s\t%s\t%s\t%s\n", c.Service, c.Operation, c.Owner, strings.Join(res, " "))
 		})
 	}
 	// Every S3 request names the caller's account as the bucket's expected

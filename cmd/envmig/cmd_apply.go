@@ -65,6 +65,12 @@ func runApply(ctx context.Context, g *globals, o applyOptions) error {
 	if err := g.canConfirm(o.autoApprove, "apply"); err != nil {
 		return err
 	}
+	// A run in progress is reported as such before anything else could
+	// refuse or take time: planning now would read its half-migrated
+	// environment, and a saved plan would meet its unfinished journal.
+	if err := g.refuseLocked(ctx, o); err != nil {
+		return err
+	}
 	var (
 		p   *plan.Plan
 		cl  *awsclient.Clients
@@ -113,6 +119,45 @@ func runApply(ctx context.Context, g *globals, o applyOptions) error {
 	fmt.Fprintf(g.stdout, "%s run %s on environment %q (%d steps, journal %s)\n\n", g.style().Bold("Applying"), p.Lineage, p.Environment, len(p.Steps), s.store.Location())
 	err = s.execute(ctx, cl, o.autoApprove, modeApply)
 	return g.finish(s, err)
+}
+
+// refuseLocked returns a *statefile.LockError naming the holder when a
+// live process holds the lock of the journal the apply would run in (with
+// -lock-timeout, openSession waits for it instead). It makes no AWS call
+// with a local journal, and it leaves a plan file or spec it cannot read
+// to the steps that report them.
+func (g *globals) refuseLocked(ctx context.Context, o applyOptions) error {
+	if o.lockTimeout > 0 {
+		return nil
+	}
+	var name string
+	if o.planFile != "" {
+		f, err := os.Open(o.planFile)
+		if err != nil {
+			return nil
+		}
+		p, err := plan.Decode(f)
+		f.Close()
+		if err != nil {
+			return nil
+		}
+		name = p.Environment
+	} else {
+		cfg, diags := config.Load(".", config.LoadOptions{VarFiles: o.vars.varFiles, Vars: o.vars.vars, Environ: g.environ})
+		if cfg == nil || diags.HasErrors() {
+			return nil
+		}
+		env, err := pickEnvironment(cfg, o.environment)
+		if err != nil {
+			return nil
+		}
+		name = env.Name
+	}
+	j, err := g.journal(ctx, o.vars, name)
+	if err != nil {
+		return nil
+	}
+	return statefile.CheckUnlocked(j)
 }
 
 // loadSavedPlan reads a plan file and refuses one that was edited, or made

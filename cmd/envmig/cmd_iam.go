@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"slices"
 
 	"github.com/urfave/cli/v2"
 
@@ -30,6 +31,11 @@ func iamPolicyCommand(g *globals) *cli.Command {
 			} else {
 				v.read(c)
 				scope, err = g.specScope(v, c.String("environment"))
+				if err == nil {
+					fmt.Fprintln(g.stderr, "This is the spec-level policy: it covers every run the spec can make (snapshot names by pattern, "+
+						"subnet, parameter and option groups and writer switches of the whole account and region). "+
+						"`envmig iam-policy PLANFILE` prints the policy of one reviewed plan, which names exactly its resources.")
+				}
 			}
 			if err != nil {
 				return err
@@ -44,7 +50,11 @@ func iamPolicyCommand(g *globals) *cli.Command {
 	}
 }
 
-// planScope covers exactly the resources a saved plan observed.
+// planScope covers exactly the resources of a saved plan: the ones it
+// observed (which include the temporary and retired names it would use),
+// the snapshots its steps take, copy, restore from or delete and the ones
+// it keeps, and the subnet, parameter and option groups its databases use
+// or are given.
 func planScope(path string) (iampolicy.Scope, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -55,15 +65,58 @@ func planScope(path string) (iampolicy.Scope, error) {
 	if err != nil {
 		return iampolicy.Scope{}, fmt.Errorf("%s: %w", path, err)
 	}
-	s := iampolicy.Scope{Account: p.Account, Region: p.Region}
+	s := iampolicy.Scope{Account: p.Account, Region: p.Region, Exact: true}
+	add := func(list *[]string, names ...string) {
+		for _, n := range names {
+			if n != "" && !slices.Contains(*list, n) {
+				*list = append(*list, n)
+			}
+		}
+	}
+	dbSettings := func(d plan.DBSettings) {
+		add(&s.SubnetGroups, d.DBSubnetGroup)
+		add(&s.ParameterGroups, d.ParameterGroup)
+		add(&s.OptionGroups, d.OptionGroup)
+	}
 	for _, o := range p.Observations {
 		switch o.Kind {
 		case plan.KindDatabase:
-			s.Databases = append(s.Databases, o.ID)
+			add(&s.Databases, o.ID)
+			add(&s.SubnetGroups, o.Attrs["db_subnet_group"])
+			add(&s.ParameterGroups, o.Attrs["parameter_group"])
+			add(&s.OptionGroups, o.Attrs["option_group"])
 		case plan.KindBucket:
-			s.Buckets = append(s.Buckets, o.ID)
+			add(&s.Buckets, o.ID)
 		case plan.KindService:
-			s.Groups = append(s.Groups, o.ID)
+			add(&s.Groups, o.ID)
+		case plan.KindSwitch:
+			s.Switches = true
+		}
+	}
+	for _, st := range p.Steps {
+		switch q := st.Params.(type) {
+		case plan.DBSnapshotParams:
+			add(&s.Snapshots, q.Snapshot)
+		case plan.DBCopySnapshotParams:
+			add(&s.Snapshots, q.Source, q.Snapshot)
+		case plan.DBRestoreParams:
+			add(&s.Snapshots, q.Snapshot)
+			add(&s.Databases, q.Identifier)
+			dbSettings(q.Settings)
+			s.ManagedPasswords = s.ManagedPasswords || q.ManagedPassword
+		case plan.DBDeleteParams:
+			add(&s.Snapshots, q.FinalSnapshot)
+		case plan.DBDeleteSnapshotParams:
+			add(&s.Snapshots, q.Snapshot)
+		case plan.DBModifyParams:
+			add(&s.ParameterGroups, q.Change.ParameterGroup)
+		case plan.DBUpdateParams:
+			add(&s.ParameterGroups, q.Change.ParameterGroup)
+		}
+	}
+	for _, l := range p.Leftovers {
+		if l.Kind == "db-snapshot" {
+			add(&s.Snapshots, l.ID)
 		}
 	}
 	return s, nil

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -35,6 +36,7 @@ func TestRenameSwapEndToEnd(t *testing.T) {
 	if m := clitest.Mutating(c.Calls()); len(m) != 0 {
 		t.Fatalf("plan made mutating calls: %v", m)
 	}
+	policy := planPolicy(t, c, "plan.json")
 	md := c.Must(0, "show", "-markdown", "plan.json")
 	if !strings.HasPrefix(md.Stdout, "<!-- envmig-plan environment=production digest=sha256:") || len(md.Stdout) > 60000 {
 		t.Fatalf("markdown:\n%s", md.Stdout)
@@ -78,7 +80,9 @@ func TestRenameSwapEndToEnd(t *testing.T) {
 	if st := c.Must(0, "status"); !strings.Contains(st.Stdout, "Earlier runs") || !strings.Contains(st.Stdout, "run "+lineage+" (apply) applied") {
 		t.Fatalf("status after cleanup does not show the migration %s:\n%s", lineage, st.Stdout)
 	}
-	c.Calls()
+	// Everything above, cleanup included, ran with what the reviewed plan's
+	// own policy allows.
+	allowedByPlanPolicy(t, c, policy)
 	clitest.NoSecrets(t, c.Dir, []string{clitest.CanaryPassword}, r, md, apply, st)
 }
 
@@ -87,6 +91,7 @@ func TestCloneSwapEndToEnd(t *testing.T) {
 	c := newCLI(t, clitest.ShopSpec("clone-swap"))
 	before := clitest.Observe(t, cl)
 	c.Must(exitChanges, "plan", "-detailed-exitcode", "-out", "plan.json")
+	policy := planPolicy(t, c, "plan.json")
 	c.Must(0, "apply", "-auto-approve", "plan.json")
 	after := clitest.Observe(t, cl)
 	if diff := cmp.Diff(before.Buckets["shop-prod-uploads"], after.Buckets["shop-prod-uploads"]); diff != "" {
@@ -106,7 +111,7 @@ func TestCloneSwapEndToEnd(t *testing.T) {
 	}
 	c.Must(0, "plan", "-detailed-exitcode")
 	c.Must(0, "cleanup", "-auto-approve")
-	c.Calls()
+	allowedByPlanPolicy(t, c, policy)
 }
 
 func TestStalePlanIsRefusedAndChangesNothing(t *testing.T) {
@@ -165,25 +170,153 @@ func TestApplyWithoutATerminalNeedsAutoApprove(t *testing.T) {
 	}
 }
 
+// TestSecondApplyIsRefusedWhileLocked: while a process holds the journal's
+// lock, a second apply exits 3 within a second naming the holder (pid,
+// host, operation, since), whatever the journal holds, and changes nothing;
+// status reads the journal without the lock; force-unlock of a live holder
+// needs -force (or a yes).
 func TestSecondApplyIsRefusedWhileLocked(t *testing.T) {
 	clitest.SeedShop(t)
-	c := newCLI(t, clitest.ShopSpec("rename-swap"))
+	host, _ := os.Hostname()
+	cases := map[string]func(t *testing.T, c *clitest.CLI){
+		"no journal yet": func(*testing.T, *clitest.CLI) {},
+		"an unfinished run": func(t *testing.T, c *clitest.CLI) {
+			journalOf(t, c, readPlanFile(t, filepath.Join(c.Dir, "plan.json")))
+		},
+		"a finished run": func(t *testing.T, c *clitest.CLI) {
+			p := readPlanFile(t, filepath.Join(c.Dir, "plan.json"))
+			st := statefile.NewState(p, "apply", time.Now().UTC())
+			st.Status = statefile.RunApplied
+			for i := range st.Steps {
+				st.Steps[i].Status = statefile.StepDone
+			}
+			if err := statefile.Open(filepath.Join(c.Dir, stateDir), p.Environment).Save(st); err != nil {
+				t.Fatal(err)
+			}
+		},
+	}
+	for name, journal := range cases {
+		t.Run(name, func(t *testing.T) {
+			c := newCLI(t, clitest.ShopSpec("rename-swap"))
+			c.Must(exitChanges, "plan", "-detailed-exitcode", "-out", "plan.json")
+			journal(t, c)
+			holder := statefile.Open(filepath.Join(c.Dir, stateDir), "production")
+			lock, err := holder.Lock(context.Background(), statefile.CurrentHolder("apply", "someone"), 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer lock.Unlock()
+			info := lock.Info()
+			before := clitest.DirDigest(t, filepath.Join(c.Dir, stateDir))
+			c.Calls()
+			secondApplyRefused(t, c, info.PID, host, info)
+			if m := clitest.Mutating(c.Calls()); len(m) != 0 {
+				t.Fatalf("the refused apply made mutating calls: %v", m)
+			}
+			if clitest.DirDigest(t, filepath.Join(c.Dir, stateDir)) != before {
+				t.Fatal("the refused apply changed the state directory")
+			}
+			c.Must(exitLocked, "apply", "-auto-approve", "-lock-timeout", "300ms", "plan.json")
+
+			// force-unlock of a live holder: refused without a terminal
+			// unless -force, which removes it.
+			r := c.Must(exitDeclined, "force-unlock", info.ID)
+			if !strings.Contains(r.Stderr, "live holder") || !strings.Contains(r.Stderr, "-force") {
+				t.Fatalf("force-unlock of a live holder does not say why it refuses:\n%s", r)
+			}
+			if _, held, err := holder.LockInfo(); err != nil || !held {
+				t.Fatalf("a refused force-unlock removed the lock (held=%t, %v)", held, err)
+			}
+			r = c.Must(0, "force-unlock", "-force", info.ID)
+			if !strings.Contains(r.Stdout, "Removed the lock") || !strings.Contains(r.Stdout, "may still be running") {
+				t.Fatalf("force-unlock -force:\n%s", r)
+			}
+			if got, held, err := holder.LockInfo(); err != nil || held || got != nil {
+				t.Fatalf("after force-unlock -force the lock is still recorded: %+v held=%t %v", got, held, err)
+			}
+		})
+	}
+}
+
+// secondApplyRefused runs apply while pid holds the lock and checks it is
+// refused at once (exit 3) naming the holder.
+func secondApplyRefused(t *testing.T, c *clitest.CLI, pid int, host string, info statefile.LockInfo) {
+	t.Helper()
+	for _, args := range [][]string{{"apply", "-auto-approve", "plan.json"}, {"apply", "-auto-approve"}} {
+		start := time.Now()
+		r := c.Must(exitLocked, args...)
+		took := time.Since(start)
+		t.Logf("envmig %s refused in %s", strings.Join(args, " "), took.Round(time.Millisecond))
+		if took > time.Second {
+			t.Errorf("envmig %s: the refusal took %s, want under a second", strings.Join(args, " "), took)
+		}
+		holderNamed(t, r, pid, host, info)
+	}
+}
+
+func holderNamed(t *testing.T, r clitest.Result, pid int, host string, info statefile.LockInfo) {
+	t.Helper()
+	for _, want := range []string{"locked by apply", fmt.Sprintf("pid %d on %s", pid, host), "since " + info.Since.UTC().Format("2006-01-02 15:04:05 UTC"), info.ID} {
+		if !strings.Contains(r.Stderr, want) {
+			t.Fatalf("the refusal does not name the holder (%q):\n%s", want, r)
+		}
+	}
+}
+
+// TestTwoAppliesAtOnce: a real apply is held in its check command, in the
+// middle of its run; a second apply of the same plan exits 3 at once naming
+// it, status shows the run without disturbing it, and the first apply
+// finishes.
+func TestTwoAppliesAtOnce(t *testing.T) {
+	clitest.SeedShop(t)
+	dir := t.TempDir()
+	started, release := filepath.Join(dir, "started"), filepath.Join(dir, "release")
+	t.Cleanup(func() { os.WriteFile(release, nil, 0o600) }) // never leave the check waiting
+	const anchor = `      command "clone-is-up" {`
+	hold := "      command \"hold\" {\n        run = \"touch '" + started + "'; while [ ! -e '" + release + "' ]; do sleep 0.05; done\"\n      }\n"
+	spec := clitest.ShopSpec("rename-swap")
+	if !strings.Contains(spec, anchor) {
+		t.Fatal("the demo spec lost its check")
+	}
+	c := newCLI(t, strings.Replace(spec, anchor, hold+anchor, 1))
 	c.Must(exitChanges, "plan", "-detailed-exitcode", "-out", "plan.json")
+	first := c.Start("apply", "-auto-approve", "plan.json")
+	if !waitForFile(started, 3*time.Minute) {
+		first.Wait()
+		t.Fatal("the first apply never reached its check")
+	}
 	holder := statefile.Open(filepath.Join(c.Dir, stateDir), "production")
-	lock, err := holder.Lock(context.Background(), statefile.LockInfo{Operation: "apply", Run: "someone"}, 0)
-	if err != nil {
-		t.Fatal(err)
+	info, held, err := holder.LockInfo()
+	if err != nil || !held || info == nil || info.PID != first.Pid() {
+		t.Fatalf("the first apply (pid %d) does not hold the lock: %+v held=%t %v", first.Pid(), info, held, err)
 	}
-	defer lock.Unlock()
-	start := time.Now()
-	r := c.Must(exitLocked, "apply", "-auto-approve", "plan.json")
-	if time.Since(start) > 5*time.Second {
-		t.Fatalf("the refusal took %s", time.Since(start))
+	host, _ := os.Hostname()
+	secondApplyRefused(t, c, first.Pid(), host, *info)
+
+	st := c.Must(0, "status")
+	if !strings.Contains(st.Stdout, fmt.Sprintf("Locked by apply (pid %d", first.Pid())) {
+		t.Fatalf("status does not show the holder:\n%s", st)
 	}
-	if !strings.Contains(r.Stderr, "pid "+itoa(os.Getpid())) || !strings.Contains(r.Stderr, lock.Info().ID) {
-		t.Fatalf("the refusal does not name the holder:\n%s", r)
+	if again, held, _ := holder.LockInfo(); !held || again.ID != info.ID {
+		t.Fatal("status took or moved the lock")
 	}
-	c.Must(exitLocked, "apply", "-auto-approve", "-lock-timeout", "300ms", "plan.json")
+	os.WriteFile(release, nil, 0o600)
+	if r := first.Wait(); r.Code != 0 {
+		t.Fatalf("the first apply did not finish after the second was refused:\n%s", r)
+	}
+	c.Calls()
+}
+
+// waitForFile polls for path until it exists or d passes.
+func waitForFile(path string, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if _, err := os.Stat(path); err == nil {
+			return true
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return false
 }
 
 func TestPlanJSONIsThePlanFile(t *testing.T) {

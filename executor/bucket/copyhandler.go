@@ -32,7 +32,7 @@ func (h *CopyHandler) Apply(ctx context.Context, sc *executor.StepContext) error
 		return err
 	}
 	srcAPI := h.clients(h.region(ctx, sc, p.Source))
-	dstAPI := h.clients(h.region(ctx, sc, p.Destination))
+	dstAPI := brokenCopy(h.clients(h.region(ctx, sc, p.Destination)))
 	if p.Guard != nil {
 		if p.Guard.Bucket != p.Destination {
 			return fmt.Errorf("step %s guards %s but copies into %s: the plan is malformed", sc.Step.ID, p.Guard.Bucket, p.Destination)

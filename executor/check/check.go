@@ -8,19 +8,18 @@
 package check
 
 import (
-	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
 	"net/http"
 	"os"
-	"os/exec"
 	"slices"
-	"syscall"
 	"time"
 
 	"github.com/envmig/envmig/executor"
+	"github.com/envmig/envmig/internal/shellcmd"
 	"github.com/envmig/envmig/planner/plan"
 )
 
@@ -71,56 +70,43 @@ func (h *HTTP) Revert(context.Context, *executor.StepContext) error { return nil
 
 // Command runs a shell command against the clone; exit status 0 passes.
 // The clone's names are in its environment (ENVMIG_DATABASE_<NAME>,
-// ENVMIG_BUCKET_<NAME>). Its output is shown as progress, never journaled:
-// it may print anything.
+// ENVMIG_BUCKET_<NAME>). It runs through shellcmd, so it cannot hold the
+// run while production is in standby: its output is shown as progress
+// (lines cut at 64 KiB, 1 MiB in all) and never journaled (it may print
+// anything); at the timeout its whole process group is killed, and
+// WaitDelay later envmig stops waiting for its output.
 type Command struct {
-	// Timeout bounds a check (default 10 minutes).
+	// Timeout bounds a check (default shellcmd.DefaultTimeout).
 	Timeout time.Duration
+	// WaitDelay bounds the wait for the output once the command exited or
+	// was killed (default shellcmd.DefaultWaitDelay).
+	WaitDelay time.Duration
 }
 
 var _ executor.Handler = (*Command)(nil)
 
 func (c *Command) Apply(ctx context.Context, sc *executor.StepContext) error {
-	timeout := c.Timeout
-	if timeout <= 0 {
-		timeout = 10 * time.Minute
-	}
 	p, err := executor.Params[plan.VerifyCommandParams](sc)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", p.Run)
-	cmd.Env = os.Environ()
+	env := os.Environ()
 	for _, k := range slices.Sorted(maps.Keys(p.Env)) {
-		cmd.Env = append(cmd.Env, k+"="+p.Env[k])
+		env = append(env, k+"="+p.Env[k])
 	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	pr, pw := io.Pipe()
-	cmd.Stdout, cmd.Stderr = pw, pw
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("check %s: %w", sc.Step.ID, err)
+	err = shellcmd.Run(ctx, shellcmd.Command{
+		Script: p.Run, Env: env, Timeout: c.Timeout, WaitDelay: c.WaitDelay,
+		Line: func(line string) { sc.Report(executor.Progress{Line: "| " + line}) },
+	})
+	var e *shellcmd.Error
+	if !errors.As(err, &e) {
+		return err
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		s := bufio.NewScanner(pr)
-		for s.Scan() {
-			sc.Report(executor.Progress{Line: "| " + s.Text()})
-		}
-	}()
-	err = cmd.Wait()
-	pw.Close()
-	<-done
-	if ctx.Err() == context.DeadlineExceeded {
-		return fmt.Errorf("check %s did not finish within %s", sc.Step.ID, timeout)
+	// The output is never in the error: the error is journaled.
+	if e.Kind == shellcmd.Failed {
+		return fmt.Errorf("check %s failed: %w", sc.Step.ID, e.Err)
 	}
-	if err != nil {
-		return fmt.Errorf("check %s failed: %v", sc.Step.ID, err)
-	}
-	return nil
+	return fmt.Errorf("check %s %w", sc.Step.ID, e)
 }
 
 func (c *Command) Revert(context.Context, *executor.StepContext) error { return nil }

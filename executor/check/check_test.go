@@ -291,3 +291,75 @@ func TestFrozenCatchesOutOfBandChanges(t *testing.T) {
 		})
 	}
 }
+
+// A check command cannot hold the run while production is in standby: a
+// line over 64 KiB is cut (it used to stop the reader and block the
+// command on a full pipe for good), a command past its timeout is killed
+// with its whole process group, and a daemon it left holding the output
+// is left WaitDelay after the command exited.
+func TestCommandCheckIsBounded(t *testing.T) {
+	type result struct {
+		err   error
+		lines []string
+		took  time.Duration
+	}
+	run := func(c *Command, script string) result {
+		t.Helper()
+		done := make(chan result, 1)
+		go func() {
+			var r result
+			s := plan.Step{ID: "verify.command.x", Action: plan.VerifyCommand, Params: plan.VerifyCommandParams{Run: script}}
+			sc := stepContext(&plan.Plan{}, s, nil)
+			sc.TestHooks(nil, nil, func(p executor.Progress) { r.lines = append(r.lines, p.Line) })
+			start := time.Now()
+			r.err = c.Apply(context.Background(), sc)
+			r.took = time.Since(start)
+			done <- r
+		}()
+		select {
+		case r := <-done:
+			return r
+		case <-time.After(60 * time.Second):
+			t.Fatalf("the check %q still runs after a minute: it hangs", script)
+			return result{}
+		}
+	}
+
+	r := run(&Command{Timeout: time.Minute}, `head -c 200000 /dev/zero | tr '\0' a; echo; echo after`)
+	if r.err != nil {
+		t.Fatalf("a long line failed the check: %v", r.err)
+	}
+	if len(r.lines) != 2 || !strings.HasSuffix(r.lines[0], "[line cut at 64 KiB]") || len(r.lines[0]) > 70<<10 || r.lines[1] != "| after" {
+		t.Fatalf("%d lines, want the cut line then after", len(r.lines))
+	}
+
+	dir := t.TempDir()
+	child := dir + "/child"
+	r = run(&Command{Timeout: 300 * time.Millisecond, WaitDelay: 200 * time.Millisecond},
+		`sh -c 'echo $$ > `+child+`; exec sleep 30' & sleep 30`)
+	if r.err == nil || !strings.Contains(r.err.Error(), "did not finish within 300ms") || r.took > 10*time.Second {
+		t.Fatalf("err = %v after %s, want the timeout", r.err, r.took)
+	}
+	b, err := os.ReadFile(child)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proc := "/proc/" + strings.TrimSpace(string(b)) + "/stat"
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		st, err := os.ReadFile(proc)
+		_, rest, _ := strings.Cut(string(st), ") ")
+		if err != nil || strings.HasPrefix(rest, "Z") || strings.HasPrefix(rest, "X") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the check's child survived the timeout: the process group was not killed")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	r = run(&Command{Timeout: time.Minute, WaitDelay: 200 * time.Millisecond}, `setsid sleep 5 & echo started`)
+	if r.err != nil || r.took > 3*time.Second {
+		t.Fatalf("a daemon holding the output: err = %v after %s", r.err, r.took)
+	}
+}

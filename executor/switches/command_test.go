@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/envmig/envmig/internal/shellcmd"
 )
 
 func TestCommandPairRunsOffThenOnAndStreamsOutput(t *testing.T) {
@@ -122,24 +124,11 @@ func TestCommandCutsAHugeLine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(j.lines) != 2 || !strings.HasSuffix(j.lines[0], "[line cut at 64 KiB]") || len(j.lines[0]) > MaxLine+100 || j.lines[1] != "cron/off: after" {
+	if len(j.lines) != 2 || !strings.HasSuffix(j.lines[0], "[line cut at 64 KiB]") || len(j.lines[0]) > shellcmd.MaxLine+100 || j.lines[1] != "cron/off: after" {
 		var lens []int
 		for _, l := range j.lines {
 			lens = append(lens, len(l))
 		}
 		t.Errorf("lines of lengths %v, want the cut line then \"after\"", lens)
-	}
-}
-
-func TestLineWriterCapsTheWholeOutput(t *testing.T) {
-	var got []string
-	w := &lineWriter{report: func(s string) { got = append(got, s) }}
-	line := strings.Repeat("x", 1000) + "\n"
-	for range 2000 {
-		w.Write([]byte(line))
-	}
-	w.flush()
-	if len(got) > MaxOutput/1000+1 || !strings.Contains(got[len(got)-1], "further output not shown") {
-		t.Errorf("%d lines reported, last %q", len(got), got[len(got)-1])
 	}
 }

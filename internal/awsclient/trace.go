@@ -17,6 +17,8 @@ type Call struct {
 	// Owner is the expected bucket owner an S3 request named ("" for
 	// none, and for other services).
 	Owner string
+	// Resources are what the call acts on (see Resources).
+	Resources []string
 }
 
 // IAMAction returns the IAM action the call needs ("rds:DescribeDBInstances").
@@ -59,7 +61,9 @@ func Trace(cfg *aws.Config, fn func(Call)) {
 	cfg.APIOptions = append(cfg.APIOptions, func(stack *middleware.Stack) error {
 		return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("envmigTrace",
 			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-				fn(Call{Service: awsmiddleware.GetServiceID(ctx), Operation: awsmiddleware.GetOperationName(ctx), Owner: ExpectedOwner(in.Parameters)})
+				svc := awsmiddleware.GetServiceID(ctx)
+				fn(Call{Service: svc, Operation: awsmiddleware.GetOperationName(ctx), Owner: ExpectedOwner(in.Parameters),
+					Resources: Resources(svc, in.Parameters)})
 				return next.HandleInitialize(ctx, in)
 			}), middleware.After)
 	})

@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,6 +24,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/envmig/envmig/executor"
 	"github.com/envmig/envmig/internal/awsclient"
 	"github.com/envmig/envmig/internal/iampolicy"
 	"github.com/envmig/envmig/internal/report"
@@ -37,7 +39,9 @@ type Binaries struct {
 }
 
 // Build compiles ./cmd/envmig twice (release and crashtest) into a
-// temporary directory.
+// temporary directory. When executor.BreakEnv is set (to see the suites
+// fail on a deliberately broken handler), both are crashtest builds, so
+// that every run of the binary honours it.
 func Build() (*Binaries, error) {
 	root, err := testaws.ModuleRoot()
 	if err != nil {
@@ -48,7 +52,12 @@ func Build() (*Binaries, error) {
 		return nil, err
 	}
 	b := &Binaries{Envmig: filepath.Join(dir, "envmig"), Crash: filepath.Join(dir, "envmig-crashtest"), dir: dir}
-	for _, x := range []struct{ out, tags string }{{b.Envmig, ""}, {b.Crash, "crashtest"}} {
+	release := ""
+	if os.Getenv(executor.BreakEnv) != "" {
+		release = "crashtest"
+		fmt.Fprintf(os.Stderr, "clitest: %s=%s: every envmig the tests run is a crashtest build with that handler broken\n", executor.BreakEnv, os.Getenv(executor.BreakEnv))
+	}
+	for _, x := range []struct{ out, tags string }{{b.Envmig, release}, {b.Crash, "crashtest"}} {
 		cmd := exec.Command("go", "build", "-tags", x.tags, "-o", x.out, "./cmd/envmig")
 		cmd.Dir = root
 		cmd.Stderr = os.Stderr
@@ -104,6 +113,7 @@ type CLI struct {
 	Env   []string
 	Bin   string
 	trace string
+	all   []awsclient.Call // every call Calls read
 }
 
 // New makes a working directory holding spec (as main.envmig.hcl, unless
@@ -128,26 +138,60 @@ func (c *CLI) Run(args ...string) Result {
 // RunContext runs envmig with args until it exits or ctx ends.
 func (c *CLI) RunContext(ctx context.Context, args ...string) Result {
 	c.T.Helper()
+	s := c.start(ctx, args)
+	return s.Wait()
+}
+
+// Running is a run of the binary that Start began and Wait ends.
+type Running struct {
+	c         *CLI
+	cmd       *exec.Cmd
+	args      []string
+	out, errb bytes.Buffer
+}
+
+// Start begins envmig with args and returns without waiting for it: a test
+// holds one run in the middle (a check command that waits for a file, say)
+// while it runs others.
+func (c *CLI) Start(args ...string) *Running {
+	c.T.Helper()
+	return c.start(context.Background(), args)
+}
+
+func (c *CLI) start(ctx context.Context, args []string) *Running {
+	c.T.Helper()
 	cmd := exec.CommandContext(ctx, c.Bin, args...)
 	cmd.Dir = c.Dir
 	cmd.Env = append(os.Environ(), "NO_COLOR=1", "ENVMIG_HEARTBEAT=1h", "ENVMIG_AWS_TRACE="+c.trace)
 	cmd.Env = append(cmd.Env, c.Env...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	r := Result{Stdout: out.String(), Stderr: errb.String()}
+	r := &Running{c: c, cmd: cmd, args: args}
+	cmd.Stdout, cmd.Stderr = &r.out, &r.errb
+	if err := cmd.Start(); err != nil {
+		c.T.Fatalf("run envmig %v: %v", args, err)
+	}
+	return r
+}
+
+// Pid is the process ID of the run.
+func (r *Running) Pid() int { return r.cmd.Process.Pid }
+
+// Wait waits for the run to exit.
+func (r *Running) Wait() Result {
+	r.c.T.Helper()
+	err := r.cmd.Wait()
+	res := Result{Stdout: r.out.String(), Stderr: r.errb.String()}
 	var ee *exec.ExitError
 	switch {
 	case err == nil:
 	case errors.As(err, &ee):
-		r.Code = ee.ExitCode()
+		res.Code = ee.ExitCode()
 		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			r.Killed = ws.Signal() == syscall.SIGKILL
+			res.Killed = ws.Signal() == syscall.SIGKILL
 		}
 	default:
-		c.T.Fatalf("run envmig %v: %v", args, err)
+		r.c.T.Fatalf("run envmig %v: %v", r.args, err)
 	}
-	return r
+	return res
 }
 
 // Must runs and requires an exit code.
@@ -178,11 +222,20 @@ func (c *CLI) Calls() []awsclient.Call {
 			continue
 		}
 		f := strings.Split(line, "\t")
-		if len(f) != 3 {
-			c.T.Fatalf("trace line %q is not SERVICE<TAB>OPERATION<TAB>OWNER", line)
+		if len(f) != 4 {
+			c.T.Fatalf("trace line %q is not SERVICE<TAB>OPERATION<TAB>OWNER<TAB>RESOURCES", line)
 		}
-		out = append(out, awsclient.Call{Service: f[0], Operation: f[1], Owner: f[2]})
+		call := awsclient.Call{Service: f[0], Operation: f[1], Owner: f[2]}
+		for _, r := range strings.Fields(f[3]) {
+			r, err := url.QueryUnescape(r)
+			if err != nil {
+				c.T.Fatalf("trace line %q: %v", line, err)
+			}
+			call.Resources = append(call.Resources, r)
+		}
+		out = append(out, call)
 	}
+	c.all = append(c.all, out...)
 	recordActions(out)
 	for _, call := range out {
 		if call.Service == "S3" && call.Owner == "" && !withoutOwner[call.Operation] {
@@ -191,6 +244,32 @@ func (c *CLI) Calls() []awsclient.Call {
 	}
 	return out
 }
+
+// Denied returns every call this CLI made (as read by Calls, so call Calls
+// first) that policy does not allow on the resources it acted on, with the
+// resources' ARNs in account and region: "Service Operation: ACTION on ARN".
+// Conditions are not evaluated (iampolicy.Policy.Allows).
+func (c *CLI) Denied(policy iampolicy.Policy, account, region string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, call := range c.all {
+		arns := make([]string, len(call.Resources))
+		for i, r := range call.Resources {
+			arns[i] = iampolicy.ARN(r, account, region)
+		}
+		for _, d := range policy.Denied(call.Service, call.Operation, arns) {
+			d = call.Service + " " + call.Operation + ": " + d
+			if !seen[d] {
+				seen[d] = true
+				out = append(out, d)
+			}
+		}
+	}
+	return out
+}
+
+// CallCount is how many calls Calls has read so far.
+func (c *CLI) CallCount() int { return len(c.all) }
 
 // withoutOwner are the S3 operations that have no expected-owner field.
 var withoutOwner = map[string]bool{"ListBuckets": true, "CreateBucket": true, "ListDirectoryBuckets": true}

@@ -6,7 +6,9 @@
 // differ from the operation names (ListObjectsV2 needs s3:ListBucket, a
 // CopyObject needs s3:GetObject on the source and s3:PutObject on the
 // destination). A test replays every operation the integration suites
-// record through Actions and fails when the policy misses one.
+// record through Actions and fails when the policy misses one, and the
+// end-to-end tests evaluate every call of a run, on the resources it acted
+// on, against the policy of the run's plan (Policy.Denied).
 package iampolicy
 
 import (
@@ -23,6 +25,19 @@ type Scope struct {
 	// Databases, Buckets and Groups are physical names; a name ending in
 	// "*" is a pattern (an unresolved logical ID, a clone).
 	Databases, Buckets, Groups []string
+	// Exact is a saved plan's scope: every resource is named below, and
+	// no pattern is added. Without it (the spec's scope) snapshots are
+	// "envmig-*", and subnet, parameter, option and security groups and
+	// the switches' resources "*".
+	Exact bool
+	// Snapshots, SubnetGroups, ParameterGroups and OptionGroups are the
+	// RDS names of an Exact scope.
+	Snapshots, SubnetGroups, ParameterGroups, OptionGroups []string
+	// Switches is whether an Exact scope includes writer switches.
+	Switches bool
+	// ManagedPasswords is whether an Exact scope restores a database with
+	// an RDS-managed master password (a clone's).
+	ManagedPasswords bool
 }
 
 // s3Actions maps S3 operations to IAM actions.
@@ -175,7 +190,15 @@ func For(s Scope) Policy {
 	for _, d := range s.Databases {
 		dbs = append(dbs, rdsARN("db", d))
 	}
-	dbs = append(dbs, rdsARN("snapshot", "envmig-*"), rdsARN("subgrp", "*"), rdsARN("pg", "*"), rdsARN("og", "*"), rdsARN("secgrp", "*"))
+	if s.Exact {
+		for kind, names := range map[string][]string{"snapshot": s.Snapshots, "subgrp": s.SubnetGroups, "pg": s.ParameterGroups, "og": s.OptionGroups} {
+			for _, n := range names {
+				dbs = append(dbs, rdsARN(kind, n))
+			}
+		}
+	} else {
+		dbs = append(dbs, rdsARN("snapshot", "envmig-*"), rdsARN("subgrp", "*"), rdsARN("pg", "*"), rdsARN("og", "*"), rdsARN("secgrp", "*"))
+	}
 	var groups []string
 	for _, g := range s.Groups {
 		groups = append(groups, fmt.Sprintf("arn:aws:autoscaling:%s:%s:autoScalingGroup:*:autoScalingGroupName/%s", region, acct, g))
@@ -197,7 +220,34 @@ func For(s Scope) Policy {
 	add("EnvmigGroups", groupActions, groups, nil)
 	add("EnvmigBuckets", bucketActions, buckets, nil)
 	add("EnvmigObjects", objectActions, objects, nil)
-	add("EnvmigStandbyInstances", []string{"ec2:CreateTags", "ec2:DeleteTags"}, []string{fmt.Sprintf("arn:aws:ec2:%s:%s:instance/*", region, acct)}, nil)
+	if len(s.Groups) > 0 {
+		// The instances a standby marks are the groups' at apply time: no
+		// name is known before, so the condition pins them to the groups,
+		// and the tag to envmig's.
+		add("EnvmigStandbyInstances", []string{"ec2:CreateTags", "ec2:DeleteTags"}, []string{fmt.Sprintf("arn:aws:ec2:%s:%s:instance/*", region, acct)},
+			map[string]any{
+				"StringLike":                map[string]any{"ec2:ResourceTag/aws:autoscaling:groupName": sorted(s.Groups)},
+				"ForAllValues:StringEquals": map[string]any{"aws:TagKeys": []string{"envmig:standby"}},
+			})
+	}
+	if !s.Exact || s.Switches {
+		addSwitches(add, region, acct)
+	}
+	if !s.Exact || s.ManagedPasswords {
+		// A clone's database gets a master password of its own, which RDS
+		// creates in Secrets Manager (secrets named rds!db-...).
+		add("EnvmigCloneMasterPasswords", []string{"secretsmanager:CreateSecret", "secretsmanager:TagResource"},
+			[]string{fmt.Sprintf("arn:aws:secretsmanager:%s:%s:secret:rds!*", region, acct)}, nil)
+	}
+	add("EnvmigKeysThroughRDS", kmsActions, []string{fmt.Sprintf("arn:aws:kms:%s:%s:key/*", region, acct)},
+		map[string]any{"StringEquals": map[string]string{"kms:ViaService": fmt.Sprintf("rds.%s.amazonaws.com", region)}})
+	return p
+}
+
+// addSwitches adds the statement of the writer switches. Their resources
+// are not named in a plan's scope yet: every rule, schedule, service,
+// scalable target and event source mapping of the account and region.
+func addSwitches(add func(string, []string, []string, map[string]any), region, acct string) {
 	add("EnvmigSwitches", switchActions, []string{
 		fmt.Sprintf("arn:aws:events:%s:%s:rule/*", region, acct),
 		fmt.Sprintf("arn:aws:scheduler:%s:%s:schedule/*", region, acct),
@@ -206,13 +256,6 @@ func For(s Scope) Policy {
 		fmt.Sprintf("arn:aws:lambda:%s:%s:event-source-mapping:*", region, acct),
 		fmt.Sprintf("arn:aws:iam::%s:role/*", acct),
 	}, nil)
-	// A clone's database gets a master password of its own, which RDS
-	// creates in Secrets Manager (secrets named rds!db-...).
-	add("EnvmigCloneMasterPasswords", []string{"secretsmanager:CreateSecret", "secretsmanager:TagResource"},
-		[]string{fmt.Sprintf("arn:aws:secretsmanager:%s:%s:secret:rds!*", region, acct)}, nil)
-	add("EnvmigKeysThroughRDS", kmsActions, []string{fmt.Sprintf("arn:aws:kms:%s:%s:key/*", region, acct)},
-		map[string]any{"StringEquals": map[string]string{"kms:ViaService": fmt.Sprintf("rds.%s.amazonaws.com", region)}})
-	return p
 }
 
 // Missing returns the actions the policy does not allow (by

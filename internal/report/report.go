@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -20,12 +21,28 @@ type Line struct {
 	Suite   string         `json:"suite"`
 	Full    bool           `json:"full"`
 	Figures map[string]any `json:"figures"`
+	// Failed is true when the suite's test had failed when it reported
+	// (a case of it failed): such figures are never published.
+	Failed bool `json:"failed,omitempty"`
+}
+
+// Failures says why figures must not be published: the suite failed, or
+// one of its figures named "failed" is not zero ("" when neither).
+func (l Line) Failures() string {
+	var why []string
+	if l.Failed {
+		why = append(why, "its test failed")
+	}
+	if v, ok := l.Figures["failed"]; ok && fmt.Sprint(v) != "0" {
+		why = append(why, fmt.Sprintf("failed = %v", v))
+	}
+	return strings.Join(why, ", ")
 }
 
 // Figures logs a suite's figures and appends them to the report file.
 func Figures(t testing.TB, suite string, figures map[string]any) {
 	t.Helper()
-	b, err := json.Marshal(Line{Suite: suite, Full: Full(), Figures: figures})
+	b, err := json.Marshal(Line{Suite: suite, Full: Full(), Figures: figures, Failed: t.Failed()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"runtime"
 	"sort"
@@ -30,15 +31,54 @@ var suites = []struct{ id, title, promise string }{
 	{"S", "Security (S)", "Account allow-list and fail-closed identity, region mismatch, non-TTY apply, canary secrets (credentials, a sensitive variable, the database password) absent from plans, journals, output and debug logs even across a crash, file modes under umask 000, and the IAM policy covering every action the suites needed."},
 }
 
-func main() {
-	in := flag.String("in", "", "the JSON lines the suites wrote")
-	out := flag.String("out", "docs/RELIABILITY.md", "the page to write")
-	flag.Parse()
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+// run writes the page, unless a suite failed: then it names the failing
+// figures, leaves the page as it was and returns 1. With -check it only
+// checks the figures and prints them.
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("reliability-report", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	in := fs.String("in", "", "the JSON lines the suites wrote")
+	out := fs.String("out", "docs/RELIABILITY.md", "the page to write")
+	check := fs.Bool("check", false, "only check and print the figures; write nothing")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
 	lines, err := read(*in)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "reliability-report:", err)
-		os.Exit(1)
+		fmt.Fprintln(stderr, "reliability-report:", err)
+		return 1
 	}
+	failing := 0
+	for _, l := range lines {
+		b, _ := json.Marshal(l.Figures)
+		status := "passed"
+		if why := l.Failures(); why != "" {
+			status, failing = "FAILED ("+why+")", failing+1
+		}
+		fmt.Fprintf(stdout, "suite %s %s: %s\n", l.Suite, status, b)
+	}
+	if failing > 0 {
+		fmt.Fprintf(stderr, "reliability-report: %d suite(s) failed; %s is left as it was: its figures come only from runs where every suite passed\n", failing, *out)
+		return 1
+	}
+	if len(lines) == 0 {
+		fmt.Fprintf(stderr, "reliability-report: %s holds no figures; %s is left as it was\n", *in, *out)
+		return 1
+	}
+	if *check {
+		return 0
+	}
+	if err := os.WriteFile(*out, []byte(page(lines)), 0o644); err != nil {
+		fmt.Fprintln(stderr, "reliability-report:", err)
+		return 1
+	}
+	return 0
+}
+
+// page renders docs/RELIABILITY.md from the figures.
+func page(lines []report.Line) string {
 	var b strings.Builder
 	host, _ := os.Hostname()
 	full := true
@@ -78,10 +118,7 @@ func main() {
 		}
 	}
 	b.WriteString(bugs)
-	if err := os.WriteFile(*out, []byte(b.String()), 0o644); err != nil {
-		fmt.Fprintln(os.Stderr, "reliability-report:", err)
-		os.Exit(1)
-	}
+	return b.String()
 }
 
 func read(path string) ([]report.Line, error) {
