@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -412,4 +413,115 @@ func TestSwitchesOffDuringTheStandbyAndRestoredExactly(t *testing.T) {
 		t.Errorf("tags left behind: %v", left)
 	}
 	c.Must(0, "plan", "-detailed-exitcode")
+}
+
+// switchesSpec is a light migration of the shop (the legacy assets move to
+// their new name) with the group and every writer switched off for it.
+func switchesSpec(w writers) string {
+	return `aws {
+  region = "us-east-1"
+}
+
+environment "production" {
+  bucket "assets" {
+    name       = "shop-prod-assets"
+    moved_from = "shop-prod-assets-legacy"
+  }
+
+  service "web" {
+    autoscaling_group = "shop-prod-web"
+  }
+
+` + switchBlocks(w) + `  migration {
+    strategy = "rename-swap"
+  }
+}
+`
+}
+
+// crashCase is a kill of the run at one point of one switch's step, and
+// how the operator recovers.
+type crashCase struct {
+	step, point, recovery string
+}
+
+// switchCrashCases are the crash points of each switch's off and on steps:
+// after the intent is journaled (nothing done yet) and after each call AWS
+// accepted (the tag, then the switch itself: its result is not journaled).
+// A crash in an off step is recovered both ways; one in an on step (after
+// the point of no return) only by resume. Without the full size, the last
+// accepted call of each step, where the resource has changed but the
+// journal does not know it.
+func switchCrashCases(full bool) map[string]crashCase {
+	accepted := map[string]int{"nightly": 2, "billing": 1, "worker": 2, "consumer": 2} // the schedule has no tags
+	out := map[string]crashCase{}
+	for name, n := range accepted {
+		for _, side := range []string{"off", "on"} {
+			points := []string{fmt.Sprintf("accepted:%d", n)}
+			if side == "on" {
+				points = []string{"accepted:1"} // the switch itself; the untag follows
+			}
+			if full {
+				points = []string{"after-intent"}
+				for i := 1; i <= n; i++ {
+					points = append(points, fmt.Sprintf("accepted:%d", i))
+				}
+			}
+			recoveries := []string{"resume"}
+			if side == "off" {
+				recoveries = append(recoveries, "rollback")
+			}
+			for _, p := range points {
+				for _, rec := range recoveries {
+					step := "switch." + side + "." + name
+					out[step+"@"+p+"/"+rec] = crashCase{step: step, point: p, recovery: rec}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// A crash in each switch's off and on steps: resume (or rollback, before
+// the point of no return) restores every writer and the group exactly, and
+// leaves none of the run's tags.
+func TestACrashInASwitchStepRecovers(t *testing.T) {
+	cases := switchCrashCases(clitest.Full())
+	for _, name := range slices.Sorted(maps.Keys(cases)) {
+		tc := cases[name]
+		t.Run(name, func(t *testing.T) {
+			cl := clitest.SeedShop(t)
+			w := seedWriters(t, cl)
+			before, beforeWriters := clitest.Observe(t, cl), writerState(t, cl, w)
+			c := newCLI(t, switchesSpec(w))
+			c.Must(exitChanges, "plan", "-detailed-exitcode", "-out", "plan.json")
+
+			c.Bin, c.Env = clitest.Bins.Crash, []string{executor.CrashEnv + "=apply:" + tc.step + ":" + tc.point}
+			if r := c.Run("apply", "-auto-approve", "plan.json"); !r.Killed {
+				t.Fatalf("the run was not killed at %s %s:\n%s", tc.step, tc.point, r)
+			}
+			c.Bin, c.Env = clitest.Bins.Envmig, nil
+			c.Must(0, tc.recovery, "-auto-approve")
+
+			after := clitest.Observe(t, cl)
+			if diff := cmp.Diff(beforeWriters, writerState(t, cl, w)); diff != "" {
+				t.Errorf("the writers are not restored exactly (-before +after):\n%s", diff)
+			}
+			if diff := cmp.Diff(before.Groups, after.Groups); diff != "" {
+				t.Errorf("the group is not restored exactly (-before +after):\n%s", diff)
+			}
+			inTargetGroup(t, cl, w)
+			if left := leftTags(t, cl, w); len(left) != 0 {
+				t.Errorf("tags left behind: %v", left)
+			}
+			if tc.recovery == "rollback" {
+				if diff := cmp.Diff(before.Buckets, after.Buckets); diff != "" {
+					t.Errorf("the rollback did not leave the buckets as they were (-before +after):\n%s", diff)
+				}
+			} else {
+				c.Must(0, "plan", "-detailed-exitcode")
+			}
+			c.Calls()
+		})
+	}
 }
