@@ -75,9 +75,12 @@ func (b *builder) steps(dbs []dbPlan, buckets []bucketPlan, services []serviceTa
 		})
 		b.standby = true
 	}
+	// A switch's stop time is inside the window (its writer may still
+	// write until it has stopped), so the estimate counts it even when no
+	// group opened the window.
 	for _, sw := range switches {
-		b.switchOff(sw)
 		b.standby = true
+		b.switchOff(sw)
 	}
 	// The deltas first: they record the originals' manifests as close to
 	// the start of the standby as possible, and every later check compares
