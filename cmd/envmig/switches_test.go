@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -28,6 +29,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/scheduler"
 	schedtypes "github.com/aws/aws-sdk-go-v2/service/scheduler/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -412,6 +414,10 @@ func TestSwitchesOffDuringTheStandbyAndRestoredExactly(t *testing.T) {
 	if left := leftTags(t, cl, w); len(left) != 0 {
 		t.Errorf("tags left behind: %v", left)
 	}
+	st := c.Must(0, "status")
+	if !regexp.MustCompile(`Standby window: \S+ measured \(\S+ to \S+\), ~\S+ predicted`).MatchString(st.Stdout) {
+		t.Errorf("status does not show the measured standby window next to the predicted one:\n%s", st.Stdout)
+	}
 	c.Must(0, "plan", "-detailed-exitcode")
 }
 
@@ -524,4 +530,74 @@ func TestACrashInASwitchStepRecovers(t *testing.T) {
 			c.Calls()
 		})
 	}
+}
+
+// An object deleted from an original bucket during the standby (a writer
+// the spec does not switch off): verify.frozen names its key and stops the
+// run before the point of no return; rollback brings every writer back and
+// leaves the bucket as the writer left it.
+func TestVerifyFrozenReportsAnObjectDeletedDuringTheStandby(t *testing.T) {
+	cl := clitest.SeedShop(t)
+	w := seedWriters(t, cl)
+	before, beforeWriters := clitest.Observe(t, cl), writerState(t, cl, w)
+	c := newCLI(t, switchesSpec(w))
+	c.Must(exitChanges, "plan", "-detailed-exitcode", "-out", "plan.json")
+
+	// The run is stopped right before verify.frozen; meanwhile something
+	// deletes an object from the original.
+	c.Bin, c.Env = clitest.Bins.Crash, []string{executor.CrashEnv + "=apply:verify.frozen:before-intent"}
+	if r := c.Run("apply", "-auto-approve", "plan.json"); !r.Killed {
+		t.Fatalf("the run was not stopped before verify.frozen:\n%s", r)
+	}
+	c.Bin, c.Env = clitest.Bins.Envmig, nil
+	gone := strings.Fields(clitest.BucketObjects(t, cl, demo.LegacyAssets)[3])[0]
+	if _, err := cl.S3.DeleteObject(context.Background(), &s3.DeleteObjectInput{Bucket: aws.String(demo.LegacyAssets), Key: aws.String(gone)}); err != nil {
+		t.Fatal(err)
+	}
+	want := clitest.BucketObjects(t, cl, demo.LegacyAssets)
+
+	r := c.Must(exitError, "resume", "-auto-approve")
+	if !strings.Contains(r.Stdout+r.Stderr, gone) || !strings.Contains(r.Stdout+r.Stderr, demo.LegacyAssets) {
+		t.Fatalf("the stop does not name the deleted object %s of %s:\n%s", gone, demo.LegacyAssets, r)
+	}
+	st := c.Must(0, "status")
+	if !stepFailedNaming(st.Stdout, "verify.frozen", gone) {
+		t.Fatalf("status does not show verify.frozen failing on %s:\n%s", gone, st.Stdout)
+	}
+	writersOff(t, cl, w) // stopped, not undone
+
+	c.Must(0, "rollback", "-auto-approve")
+	after := clitest.Observe(t, cl)
+	if diff := cmp.Diff(want, after.Buckets[demo.LegacyAssets]); diff != "" {
+		t.Errorf("rollback changed the original (-want +got):\n%s", diff)
+	}
+	if _, ok := after.Buckets[demo.Assets]; ok {
+		t.Errorf("rollback left the new bucket %s", demo.Assets)
+	}
+	if diff := cmp.Diff(beforeWriters, writerState(t, cl, w)); diff != "" {
+		t.Errorf("the writers are not restored exactly (-before +after):\n%s", diff)
+	}
+	if diff := cmp.Diff(before.Groups, after.Groups); diff != "" {
+		t.Errorf("the group is not restored exactly (-before +after):\n%s", diff)
+	}
+	c.Calls()
+}
+
+// stepFailedNaming reports whether status text shows step failed with an
+// error that mentions s.
+func stepFailedNaming(status, step, s string) bool {
+	lines := strings.Split(status, "\n")
+	for i, l := range lines {
+		if strings.Contains(l, " "+step+" ") && strings.Contains(l, "failed") {
+			for _, e := range lines[i+1:] {
+				if !strings.HasPrefix(e, "         ") { // the error's lines are indented under the step
+					break
+				}
+				if strings.Contains(e, s) {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
