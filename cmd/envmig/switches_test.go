@@ -534,8 +534,10 @@ func TestACrashInASwitchStepRecovers(t *testing.T) {
 
 // An object deleted from an original bucket during the standby (a writer
 // the spec does not switch off): verify.frozen names its key and stops the
-// run before the point of no return; rollback brings every writer back and
-// leaves the bucket as the writer left it.
+// run before the point of no return, without undoing it. Then a
+// switched-off writer is enabled again by hand: verify.frozen names it, and
+// the run rolls back, bringing every writer back and leaving the bucket as
+// the writer left it.
 func TestVerifyFrozenReportsAnObjectDeletedDuringTheStandby(t *testing.T) {
 	cl := clitest.SeedShop(t)
 	w := seedWriters(t, cl)
@@ -566,19 +568,32 @@ func TestVerifyFrozenReportsAnObjectDeletedDuringTheStandby(t *testing.T) {
 	}
 	writersOff(t, cl, w) // stopped, not undone
 
-	c.Must(0, "rollback", "-auto-approve")
+	// Someone enables the nightly import again.
+	if _, err := cl.EventBridge.EnableRule(context.Background(), &eventbridge.EnableRuleInput{Name: aws.String(ruleName)}); err != nil {
+		t.Fatal(err)
+	}
+	r = c.Must(exitError, "resume", "-auto-approve")
+	if s := "EventBridge rule default/" + ruleName + ", switched off by this run, is on again"; !strings.Contains(r.Stdout+r.Stderr, s) {
+		t.Fatalf("the stop does not say %q:\n%s", s, r)
+	}
+	if st := c.Must(0, "status"); !strings.Contains(st.Stdout, "rolled-back") {
+		t.Fatalf("the run was not rolled back:\n%s", st.Stdout)
+	}
 	after := clitest.Observe(t, cl)
 	if diff := cmp.Diff(want, after.Buckets[demo.LegacyAssets]); diff != "" {
-		t.Errorf("rollback changed the original (-want +got):\n%s", diff)
+		t.Errorf("the rollback changed the original (-want +got):\n%s", diff)
 	}
 	if _, ok := after.Buckets[demo.Assets]; ok {
-		t.Errorf("rollback left the new bucket %s", demo.Assets)
+		t.Errorf("the rollback left the new bucket %s", demo.Assets)
 	}
 	if diff := cmp.Diff(beforeWriters, writerState(t, cl, w)); diff != "" {
 		t.Errorf("the writers are not restored exactly (-before +after):\n%s", diff)
 	}
 	if diff := cmp.Diff(before.Groups, after.Groups); diff != "" {
 		t.Errorf("the group is not restored exactly (-before +after):\n%s", diff)
+	}
+	if left := leftTags(t, cl, w); len(left) != 0 {
+		t.Errorf("tags left behind: %v", left)
 	}
 	c.Calls()
 }
