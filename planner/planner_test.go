@@ -431,3 +431,53 @@ func TestCleanupRemovesWhatRunsKept(t *testing.T) {
 		t.Fatal("nothing left to clean must plan nothing")
 	}
 }
+
+// The downtime estimate counts every switch's stop and start: each switch
+// step runs inside the standby window, with its kind's typical duration.
+func TestStandbyEstimateIncludesTheSwitchesStopAndStart(t *testing.T) {
+	for name, withGroup := range map[string]bool{"with the group": true, "switches alone": false} {
+		t.Run(name, func(t *testing.T) {
+			cfg, env := designEnv(config.StrategyRenameSwap)
+			if !withGroup {
+				env.Services = nil
+			}
+			env.Switches = []*config.Switch{
+				{Name: "worker", Kind: config.SwitchECSService, Target: "shop/worker"},
+				{Name: "nightly", Kind: config.SwitchEventBridgeRule, Target: "nightly"},
+				{Name: "cron", Kind: config.SwitchCommand, Off: "./stop.sh", On: "./start.sh", Timeout: "5m"},
+			}
+			obs := liveShop()
+			obs.Switches = map[string]*live.Switch{
+				live.SwitchKey(live.SwitchService, "shop/worker"): {Kind: live.SwitchService, Ref: "shop/worker", Exists: true, On: true, DesiredCount: 2, Stop: live.ServiceStop, Start: live.ServiceStart},
+				live.SwitchKey(live.SwitchRule, "nightly"):        {Kind: live.SwitchRule, Ref: "nightly", Exists: true, On: true, Stop: live.RuleStop, Start: live.RuleStart},
+				live.SwitchKey(live.SwitchCommand, "./stop.sh"):   {Kind: live.SwitchCommand, Ref: "./stop.sh", Exists: true, On: true, Stop: live.CommandStop, Start: live.CommandStart},
+			}
+			p := mustPlan(t, cfg, env, obs)
+			want := map[string]time.Duration{
+				"switch.off.worker": live.ServiceStop, "switch.on.worker": live.ServiceStart,
+				"switch.off.nightly": live.RuleStop, "switch.on.nightly": live.RuleStart,
+				"switch.off.cron": live.CommandStop, "switch.on.cron": live.CommandStart,
+			}
+			var sum int64
+			for _, s := range p.Steps {
+				if s.InStandby {
+					sum += s.EstimateSeconds
+				}
+				d, ok := want[s.ID]
+				if !ok {
+					continue
+				}
+				delete(want, s.ID)
+				if s.EstimateSeconds != int64(d/time.Second) || !s.InStandby {
+					t.Errorf("%s: estimate %ds, in the standby %t; want %s inside it", s.ID, s.EstimateSeconds, s.InStandby, d)
+				}
+			}
+			if len(want) != 0 {
+				t.Errorf("steps missing: %v (steps %v)", want, stepIDs(p))
+			}
+			if p.Estimate.StandbySeconds != sum || sum < int64((live.ServiceStop+live.ServiceStart+live.RuleStop+live.RuleStart+live.CommandStop+live.CommandStart)/time.Second) {
+				t.Errorf("standby estimate %ds, the steps inside it %ds", p.Estimate.StandbySeconds, sum)
+			}
+		})
+	}
+}

@@ -22,6 +22,9 @@ type builder struct {
 	prepare, commit []plan.Step
 	leftovers       []plan.Leftover
 	standby         bool // appending inside the standby window
+	// switchedOff is set once a switch that verify.frozen can observe
+	// (not a command) is turned off.
+	switchedOff bool
 	// switches are the observed switches, by address.
 	switches map[string]*live.Switch
 }
@@ -75,9 +78,13 @@ func (b *builder) steps(dbs []dbPlan, buckets []bucketPlan, services []serviceTa
 		})
 		b.standby = true
 	}
+	// A switch's stop time is inside the window (its writer may still
+	// write until it has stopped), so the estimate counts it even when no
+	// group opened the window.
 	for _, sw := range switches {
-		b.switchOff(sw)
 		b.standby = true
+		b.switchOff(sw)
+		b.switchedOff = b.switchedOff || sw.cfg.Kind != config.SwitchCommand
 	}
 	// The deltas first: they record the originals' manifests as close to
 	// the start of the standby as possible, and every later check compares
@@ -309,9 +316,13 @@ func (b *builder) verifyFrozen(dbs []dbPlan, copies []bucketCopy, services []ser
 	for _, c := range copies {
 		buckets = append(buckets, c.guard(b.env.Migration.Verify.Objects))
 	}
+	desc := "Verify nothing changed the originals during the standby: no instance back in service, no database setting changed, every copied bucket still as its manifest (objects, versions, deletes)"
+	if b.switchedOff {
+		desc += ", no switched-off writer back on"
+	}
 	b.add(plan.PhasePrepare, plan.Step{
 		ID: "verify.frozen", Action: plan.VerifyFrozen,
-		Description: "Verify nothing changed the originals during the standby: no instance back in service, no database setting changed, every copied bucket still as its manifest (objects, versions, deletes)",
+		Description: desc,
 		Params:      plan.VerifyFrozenParams{Groups: groups, Databases: ids, Buckets: buckets, StandbySteps: standbyIDs},
 	})
 }

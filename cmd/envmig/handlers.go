@@ -24,12 +24,13 @@ func (g *globals) handlers(cl *awsclient.Clients, p *plan.Plan, autoApprove bool
 	s3For := func(region string) bucket.S3API { return awsclient.NewS3(cl.Config, region) }
 	h := map[plan.StepAction]executor.Handler{}
 	maps.Copy(h, group.New(group.Clients{ASG: cl.AutoScaling, EC2: cl.EC2, ELBv2: cl.ELBv2, ELB: cl.ELB}, group.Options{}).Handlers())
-	maps.Copy(h, switches.Handlers(switches.Clients{Rules: cl.EventBridge, Schedules: cl.Scheduler, Services: cl.ECS, Scaling: cl.AppAutoScaling,
-		Mappings: cl.Lambda, Dir: g.specDir()}, switches.Options{}))
+	sw := switches.Clients{Rules: cl.EventBridge, Schedules: cl.Scheduler, Services: cl.ECS, Scaling: cl.AppAutoScaling,
+		Mappings: cl.Lambda, Dir: g.specDir()}
+	maps.Copy(h, switches.Handlers(sw, switches.Options{}))
 	maps.Copy(h, database.Handlers(cl.RDS, cl.KMS, database.Options{}))
 	bo := g.bucketOptions()
 	maps.Copy(h, bucket.Handlers(s3For, bo))
-	frozen := &check.Frozen{Groups: cl.AutoScaling, DBs: cl.RDS, Buckets: bucket.NewGuards(s3For, bo)}
+	frozen := &check.Frozen{Groups: cl.AutoScaling, DBs: cl.RDS, Buckets: bucket.NewGuards(s3For, bo), Switches: switches.NewChecker(sw, switches.Options{})}
 	maps.Copy(h, check.Handlers(frozen))
 	h[plan.Preflight] = executor.HandlerFunc(func(ctx context.Context, sc *executor.StepContext) error {
 		return checkIdentity(ctx, cl, sc.Plan)

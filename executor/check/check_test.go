@@ -363,3 +363,27 @@ func TestCommandCheckIsBounded(t *testing.T) {
 		t.Fatalf("a daemon holding the output: err = %v after %s", r.err, r.took)
 	}
 }
+
+// stillOn is a SwitchChecker that finds a writer on again.
+type stillOn []string
+
+func (s stillOn) StillOff(context.Context, *executor.StepContext) ([]string, error) { return s, nil }
+
+// A writer a switch turned off and something turned back on during the
+// standby stops the run, named.
+func TestFrozenSeesAWriterSwitchedBackOn(t *testing.T) {
+	blobs := &executortest.MemBlobs{}
+	cl, p, s := frozenWorldCopied(t, blobs)
+	freeze := map[string]time.Time{"group.standby.web": time.Now().Truncate(time.Second).Add(2 * time.Second)}
+	sc := stepContext(p, s, freeze)
+	sc.TestBlobs(blobs)
+	f := frozenHandler(cl)
+	f.Switches = stillOn{"EventBridge rule default/nightly, switched off by this run, is on again (ENABLED): something switched it back on during the standby"}
+	if err := f.Apply(context.Background(), sc); err == nil || !strings.Contains(err.Error(), "default/nightly") {
+		t.Fatalf("frozen = %v, want the rule named", err)
+	}
+	f.Switches = stillOn(nil)
+	if err := f.Apply(context.Background(), sc); err != nil {
+		t.Fatalf("every writer still off: %v", err)
+	}
+}

@@ -29,7 +29,8 @@ type DBReader interface {
 }
 
 // Frozen verifies the freeze held: every instance of the groups is still
-// out of service, every original database still has the settings the plan
+// out of service, every writer a switch step turned off is still off (a
+// command switch cannot be observed), every original database still has the settings the plan
 // observed and is available, and every copied bucket still matches the
 // manifest its copy recorded in the standby — keys, sizes, ETags, versions,
 // deletes included — with nothing in that manifest written after the
@@ -53,6 +54,14 @@ type Frozen struct {
 	Groups  GroupReader
 	DBs     DBReader
 	Buckets BucketGuard
+	// Switches re-observes the writers the run's switch steps turned off
+	// (nil: not checked); switches.Checker satisfies it.
+	Switches SwitchChecker
+}
+
+// SwitchChecker lists the writers a run switched off that are on again.
+type SwitchChecker interface {
+	StillOff(ctx context.Context, sc *executor.StepContext) ([]string, error)
 }
 
 // BucketGuard checks an original bucket against its recorded manifest;
@@ -87,6 +96,13 @@ func (f *Frozen) Check(ctx context.Context, sc *executor.StepContext, p plan.Ver
 	}
 	for _, id := range p.Databases {
 		pr, err := f.database(ctx, sc.Plan, id)
+		if err != nil {
+			return err
+		}
+		problems = append(problems, pr...)
+	}
+	if f.Switches != nil {
+		pr, err := f.Switches.StillOff(ctx, sc)
 		if err != nil {
 			return err
 		}

@@ -26,6 +26,39 @@ type Clients struct {
 type switcher interface {
 	Off(ctx context.Context, sc *executor.StepContext, ref string) error
 	On(ctx context.Context, sc *executor.StepContext, ref string, get func(string) string) error
+	StillOff(ctx context.Context, ref string, get func(string) string) (string, error)
+}
+
+// Checker re-observes, for verify.frozen, every resource the run's switch
+// off steps turned off.
+type Checker struct{ h *handlers }
+
+// NewChecker returns the Checker over c.
+func NewChecker(c Clients, o Options) *Checker { return &Checker{h: &handlers{c: c, o: o}} }
+
+// StillOff lists what is wrong with the switches of sc's plan whose off
+// step has run: each resource that is on again or gone. A command switch
+// cannot be observed and is not checked. Read-only.
+func (c *Checker) StillOff(ctx context.Context, sc *executor.StepContext) ([]string, error) {
+	var problems []string
+	for _, step := range sc.Plan.Steps {
+		p, ok := step.Params.(plan.SwitchOffParams)
+		if !ok || p.Kind == "command" {
+			continue
+		}
+		s, err := c.h.kind(p.Kind)
+		if err != nil {
+			return nil, err
+		}
+		problem, err := s.StillOff(ctx, p.Ref, func(key string) string { return sc.StepValue(step.ID, key) })
+		if err != nil {
+			return nil, fmt.Errorf("check that %s is still off: %w", p.Ref, err)
+		}
+		if problem != "" {
+			problems = append(problems, problem)
+		}
+	}
+	return problems, nil
 }
 
 // Handlers returns the handlers of plan.SwitchOff and plan.SwitchOn. The

@@ -399,6 +399,33 @@ func (b base) On(ctx context.Context, sc *executor.StepContext, ref string, get 
 	return switchOn(ctx, sc, b.o, r, get, b.keys)
 }
 
+// StillOff checks the resource ref names against the record of the run's
+// off step (get reads it): "" when it is still off (or was off before the
+// run, or nothing was recorded), else what is wrong: it is on again, or
+// gone. Read-only: verify.frozen and the point of no return use it to see
+// a writer switched back on during the standby.
+func (b base) StillOff(ctx context.Context, ref string, get func(string) string) (string, error) {
+	r, err := b.bind(ref)
+	if err != nil {
+		return "", err
+	}
+	rec, ok := readRecord(get, b.keys)
+	if !ok || !r.wasOn(rec) {
+		return "", nil
+	}
+	obs, err := r.observe(ctx)
+	if errors.Is(err, ErrGone) {
+		return fmt.Sprintf("%s, switched off by this run, no longer exists", r.what()), nil
+	}
+	if err != nil {
+		return "", err
+	}
+	if off, _ := r.reached(obs, rec, false); !off {
+		return fmt.Sprintf("%s, switched off by this run, is on again (%s): something switched it back on during the standby", r.what(), obs.State), nil
+	}
+	return "", nil
+}
+
 // Find reports which of refs carry a run's TagOff tag (for status and plan
 // without the journal). Resources that do not exist are skipped.
 // Read-only.

@@ -27,6 +27,7 @@ type allSwitcher interface {
 	On(ctx context.Context, sc *executor.StepContext, ref string, get func(string) string) error
 	Find(ctx context.Context, refs []string) ([]Found, error)
 	Recover(ctx context.Context, ref, run string, report func(executor.Progress)) error
+	StillOff(ctx context.Context, ref string, get func(string) string) (string, error)
 }
 
 var (
@@ -382,6 +383,49 @@ func TestOffRefusesAResourceAnotherRunSwitchedOff(t *testing.T) {
 		}
 		if got := w.mutating() - n; got != 0 || len(j.values[offID]) != 0 {
 			t.Errorf("refused off made %d calls and recorded %v", got, j.values[offID])
+		}
+	})
+}
+
+// verify.frozen's view of a switch: nothing to say before the off step
+// recorded it and while it stays off; a writer switched back on during
+// the standby, or deleted, is named.
+func TestStillOffSeesAWriterSwitchedBackOn(t *testing.T) {
+	forEachKind(t, func(t *testing.T, k kind, w *world, ref string) {
+		ctx := context.Background()
+		j := newJournal("run1")
+		sw := k.sw(w)
+		still := func() string {
+			t.Helper()
+			p, err := sw.StillOff(ctx, ref, j.offGet)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return p
+		}
+		if p := still(); p != "" {
+			t.Fatalf("before the off step: %q", p)
+		}
+		if err := sw.Off(ctx, j.sc(offID, "apply"), ref); err != nil {
+			t.Fatal(err)
+		}
+		mutating := w.mutating()
+		if p := still(); p != "" {
+			t.Fatalf("while off: %q", p)
+		}
+		if n := w.mutating() - mutating; n != 0 {
+			t.Fatalf("StillOff made %d mutating calls", n)
+		}
+		// Someone switches it back on (as the run's own on step would).
+		if err := sw.On(ctx, j.sc(onID, "apply"), ref, j.offGet); err != nil {
+			t.Fatal(err)
+		}
+		if p := still(); !strings.Contains(p, "is on again") {
+			t.Fatalf("switched back on: %q, want it named", p)
+		}
+		k.remove(t, w, ref)
+		if p := still(); !strings.Contains(p, "no longer exists") {
+			t.Fatalf("deleted: %q, want it named", p)
 		}
 	})
 }

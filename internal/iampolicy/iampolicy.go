@@ -114,7 +114,19 @@ func Actions(serviceID, operation string) []string {
 	case "STS":
 		return []string{"sts:" + operation}
 	}
+	if prefix, ok := iamPrefixes[serviceID]; ok {
+		return []string{prefix + ":" + operation}
+	}
 	return []string{strings.ToLower(strings.ReplaceAll(serviceID, " ", "")) + ":" + operation}
+}
+
+// iamPrefixes are the IAM service prefixes of the SDK service IDs that do
+// not lower-case to them.
+var iamPrefixes = map[string]string{
+	"EventBridge":               "events",
+	"Elastic Load Balancing":    "elasticloadbalancing",
+	"Elastic Load Balancing v2": "elasticloadbalancing",
+	"Application Auto Scaling":  "application-autoscaling",
 }
 
 // Statement is one IAM policy statement.

@@ -9,14 +9,21 @@ import (
 
 func TestActionsMapS3OperationsToIAM(t *testing.T) {
 	cases := map[[2]string][]string{
-		{"S3", "ListObjectsV2"}:                    {"s3:ListBucket"},
-		{"S3", "HeadBucket"}:                       {"s3:ListBucket"},
-		{"S3", "GetObjectLockConfiguration"}:       {"s3:GetBucketObjectLockConfiguration"},
-		{"S3", "CopyObject"}:                       {"s3:GetObject", "s3:GetObjectTagging", "s3:PutObject", "s3:PutObjectTagging"},
-		{"RDS", "RestoreDBInstanceFromDBSnapshot"}: {"rds:RestoreDBInstanceFromDBSnapshot"},
-		{"Auto Scaling", "EnterStandby"}:           {"autoscaling:EnterStandby"},
-		{"CloudFormation", "ListStackResources"}:   {"cloudformation:ListStackResources"},
-		{"KMS", "DescribeKey"}:                     {"kms:DescribeKey"},
+		{"S3", "ListObjectsV2"}:                                {"s3:ListBucket"},
+		{"S3", "HeadBucket"}:                                   {"s3:ListBucket"},
+		{"S3", "GetObjectLockConfiguration"}:                   {"s3:GetBucketObjectLockConfiguration"},
+		{"S3", "CopyObject"}:                                   {"s3:GetObject", "s3:GetObjectTagging", "s3:PutObject", "s3:PutObjectTagging"},
+		{"RDS", "RestoreDBInstanceFromDBSnapshot"}:             {"rds:RestoreDBInstanceFromDBSnapshot"},
+		{"Auto Scaling", "EnterStandby"}:                       {"autoscaling:EnterStandby"},
+		{"CloudFormation", "ListStackResources"}:               {"cloudformation:ListStackResources"},
+		{"KMS", "DescribeKey"}:                                 {"kms:DescribeKey"},
+		{"EventBridge", "DisableRule"}:                         {"events:DisableRule"},
+		{"Elastic Load Balancing v2", "DescribeTargetHealth"}:  {"elasticloadbalancing:DescribeTargetHealth"},
+		{"Elastic Load Balancing", "DescribeInstanceHealth"}:   {"elasticloadbalancing:DescribeInstanceHealth"},
+		{"Application Auto Scaling", "RegisterScalableTarget"}: {"application-autoscaling:RegisterScalableTarget"},
+		{"Scheduler", "UpdateSchedule"}:                        {"scheduler:UpdateSchedule"},
+		{"ECS", "UpdateService"}:                               {"ecs:UpdateService"},
+		{"Lambda", "UpdateEventSourceMapping"}:                 {"lambda:UpdateEventSourceMapping"},
 	}
 	for in, want := range cases {
 		if diff := cmp.Diff(want, Actions(in[0], in[1])); diff != "" {

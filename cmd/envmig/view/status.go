@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/envmig/envmig/executor/group"
+	"github.com/envmig/envmig/executor/switches"
 	"github.com/envmig/envmig/planner/plan"
 	"github.com/envmig/envmig/statefile"
 )
@@ -32,12 +34,15 @@ func StatusText(w io.Writer, st *statefile.State, s Style) error {
 			took = Elapsed(r.FinishedAt.Sub(r.StartedAt))
 		}
 		fmt.Fprintf(b, "  %s %3d  %-*s  %-9s %6s  %s\n", stepMark(r.Status, s), i+1, idw, step.ID, statusLabel(r.Status), took, step.Description)
-		if r.Error != "" {
-			fmt.Fprintf(b, "         %s\n", s.Red("error: "+firstLine(r.Error)))
+		for _, line := range errorLines(r.Error) {
+			fmt.Fprintf(b, "         %s\n", s.Red(line))
 		}
 		if stopped < 0 && r.Status != statefile.StepDone && r.Status != statefile.StepPending {
 			stopped = i
 		}
+	}
+	if w := standbyWindow(st); w != "" {
+		fmt.Fprintf(b, "\n%s %s\n", s.Bold("Standby window:"), w)
 	}
 	if len(st.Kept) > 0 {
 		fmt.Fprintf(b, "\nKept until `envmig cleanup`:\n")
@@ -163,7 +168,84 @@ func statusLabel(status string) string {
 	return status
 }
 
-func firstLine(s string) string {
-	line, _, _ := strings.Cut(s, "\n")
-	return line
+// maxErrorLines bounds the lines of a step's error that status shows: a
+// freeze check lists every change it found, and the first of them say what
+// to look at.
+const maxErrorLines = 12
+
+// errorLines are the lines status shows of a step's error: "error: " and
+// its first line, then the lines that follow (what changed, what to do),
+// at most maxErrorLines in all.
+func errorLines(err string) []string {
+	if err == "" {
+		return nil
+	}
+	lines := strings.Split(strings.TrimRight(err, "\n"), "\n")
+	lines[0] = "error: " + lines[0]
+	if len(lines) > maxErrorLines {
+		more := len(lines) - maxErrorLines + 1
+		lines = append(lines[:maxErrorLines-1], fmt.Sprintf("… %d more lines (`envmig status -json` has them all)", more))
+	}
+	return lines
+}
+
+// standbyWindow says how long the standby lasted, measured from the
+// journal, next to the plan's prediction ("" for a run without one). It
+// opens when the first group or switch recorded what it found, right
+// before its first change (the record survives a retry of the step, its
+// start time does not), and closes when the last of them is back: its
+// resume or on step done, or, after a rollback, its undo. The measure
+// includes whatever the run waited for inside the window: a confirmation
+// at the point of no return, a crash and its resume.
+func standbyWindow(st *statefile.State) string {
+	var start, end time.Time
+	open, closed := 0, 0
+	for i, step := range st.Plan.Steps {
+		r := st.Steps[i]
+		switch step.Action {
+		case plan.GroupStandby, plan.SwitchOff:
+			if r.Status == statefile.StepPending {
+				continue
+			}
+			open++
+			at := r.StartedAt
+			for _, key := range []string{group.KeyStartedAt, switches.KeyRecordedAt} {
+				if t, err := time.Parse(time.RFC3339Nano, r.Values[key]); err == nil {
+					at = t
+				}
+			}
+			if start.IsZero() || (!at.IsZero() && at.Before(start)) {
+				start = at
+			}
+			if r.Status == statefile.StepReverted {
+				closed++
+				end = later(end, r.FinishedAt)
+			}
+		case plan.GroupResume, plan.SwitchOn:
+			if r.Status == statefile.StepDone {
+				closed++
+				end = later(end, r.FinishedAt)
+			}
+		}
+	}
+	predicted := "no prediction"
+	if sec := st.Plan.Estimate.StandbySeconds; sec > 0 {
+		predicted = Duration(sec) + " predicted"
+	}
+	switch {
+	case open == 0 && st.Plan.Estimate.StandbySeconds > 0:
+		return predicted + "; it has not begun"
+	case open == 0 || start.IsZero():
+		return ""
+	case closed < open || end.IsZero():
+		return fmt.Sprintf("open since %s (%s): the group and the writers the run switched off are still off", start.UTC().Format(time.RFC3339), predicted)
+	}
+	return fmt.Sprintf("%s measured (%s to %s), %s", Elapsed(end.Sub(start)), start.UTC().Format(time.RFC3339), end.UTC().Format(time.RFC3339), predicted)
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
