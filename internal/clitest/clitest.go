@@ -22,6 +22,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/envmig/envmig/internal/awsclient"
 	"github.com/envmig/envmig/internal/iampolicy"
@@ -90,6 +91,8 @@ type Result struct {
 	Stdout, Stderr string
 	// Killed is true when the process died of SIGKILL (the crash hook).
 	Killed bool
+	// Elapsed is the time from the start of the process to its exit.
+	Elapsed time.Duration
 }
 
 func (r Result) String() string {
@@ -128,14 +131,63 @@ func (c *CLI) Run(args ...string) Result {
 // RunContext runs envmig with args until it exits or ctx ends.
 func (c *CLI) RunContext(ctx context.Context, args ...string) Result {
 	c.T.Helper()
-	cmd := exec.CommandContext(ctx, c.Bin, args...)
-	cmd.Dir = c.Dir
-	cmd.Env = append(os.Environ(), "NO_COLOR=1", "ENVMIG_HEARTBEAT=1h", "ENVMIG_AWS_TRACE="+c.trace)
-	cmd.Env = append(cmd.Env, c.Env...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	r := Result{Stdout: out.String(), Stderr: errb.String()}
+	p := c.start(ctx, args)
+	return p.Wait()
+}
+
+// Process is envmig started by Start, running until Wait.
+type Process struct {
+	c         *CLI
+	args      []string
+	cmd       *exec.Cmd
+	out, errb bytes.Buffer
+	started   time.Time
+	done      chan struct{} // closed when the process has exited
+	err       error         // of Start, then of Wait
+	exited    time.Time
+}
+
+// Start starts envmig with args and returns at once: Pid names it, Wait
+// waits for its Result. Tests of runs that race use it.
+func (c *CLI) Start(args ...string) *Process {
+	c.T.Helper()
+	return c.start(context.Background(), args)
+}
+
+func (c *CLI) start(ctx context.Context, args []string) *Process {
+	p := &Process{c: c, args: args, cmd: exec.CommandContext(ctx, c.Bin, args...)}
+	p.cmd.Dir = c.Dir
+	p.cmd.Env = append(os.Environ(), "NO_COLOR=1", "ENVMIG_HEARTBEAT=1h", "ENVMIG_AWS_TRACE="+c.trace)
+	p.cmd.Env = append(p.cmd.Env, c.Env...)
+	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.errb
+	p.done = make(chan struct{})
+	p.started = time.Now()
+	if p.err = p.cmd.Start(); p.err != nil {
+		close(p.done)
+		return p
+	}
+	go func() {
+		p.err = p.cmd.Wait()
+		p.exited = time.Now()
+		close(p.done)
+	}()
+	return p
+}
+
+// Pid is the process's ID (0 if it could not start).
+func (p *Process) Pid() int {
+	if p.cmd.Process == nil {
+		return 0
+	}
+	return p.cmd.Process.Pid
+}
+
+// Wait waits for the process to exit.
+func (p *Process) Wait() Result {
+	p.c.T.Helper()
+	<-p.done
+	err := p.err
+	r := Result{Stdout: p.out.String(), Stderr: p.errb.String(), Elapsed: p.exited.Sub(p.started)}
 	var ee *exec.ExitError
 	switch {
 	case err == nil:
@@ -145,7 +197,7 @@ func (c *CLI) RunContext(ctx context.Context, args ...string) Result {
 			r.Killed = ws.Signal() == syscall.SIGKILL
 		}
 	default:
-		c.T.Fatalf("run envmig %v: %v", args, err)
+		p.c.T.Fatalf("run envmig %v: %v", p.args, err)
 	}
 	return r
 }
