@@ -305,6 +305,23 @@ func TestDeadRunnerNoBackendRecoverThenCleanup(t *testing.T) {
 	}
 	requireGroupAsBefore(t, cl, before, environment(t, cl))
 
+	// What is written into a handed-over bucket after recover is never
+	// deleted: cleanup keeps the bucket and says so.
+	time.Sleep(1100 * time.Millisecond) // S3 keeps LastModified to the second
+	put(t, cl, demo.Assets, "late/written-after-recover.json", `{"late":true}`)
+	kept := c.Must(exitError, "cleanup", "-auto-approve")
+	for _, s := range []string{"EM170", demo.Assets, "late/written-after-recover.json"} {
+		if !strings.Contains(kept.Stdout+kept.Stderr, s) {
+			t.Fatalf("cleanup does not say %q:\n%s", s, kept)
+		}
+	}
+	if got := clitest.BucketObjects(t, cl, demo.Assets); !slices.ContainsFunc(got, func(o string) bool { return strings.HasPrefix(o, "late/written-after-recover.json ") }) {
+		t.Fatal("cleanup deleted an object written after recover")
+	}
+	if _, err := cl.S3.DeleteObject(context.Background(), &s3.DeleteObjectInput{Bucket: aws.String(demo.Assets), Key: aws.String("late/written-after-recover.json")}); err != nil {
+		t.Fatal(err)
+	}
+
 	cu := c.Must(0, "cleanup", "-auto-approve")
 	if !strings.Contains(cu.Stdout, "Cleanup complete!") {
 		t.Fatalf("cleanup:\n%s", cu)
