@@ -422,8 +422,50 @@ func holderRE(op string, pid int, run string) *regexp.Regexp {
 		regexp.QuoteMeta(op), pid, regexp.QuoteMeta(host), regexp.QuoteMeta(run)))
 }
 
+// lockSeen polls the state bucket for the lock object from now on, and
+// returns a function that waits up to within for it, stops polling, and
+// says when it first appeared (zero if it did not).
+func lockSeen(t *testing.T, cl *awsclient.Clients) func(within time.Duration) time.Time {
+	t.Helper()
+	var (
+		mu   sync.Mutex
+		seen time.Time
+	)
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			_, err := cl.S3.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String(stateBucket), Key: aws.String(statePrefix + "production.lock.json")})
+			if err == nil {
+				mu.Lock()
+				seen = time.Now()
+				mu.Unlock()
+				return
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}()
+	return func(within time.Duration) time.Time {
+		select {
+		case <-done:
+		case <-time.After(within):
+			close(stop)
+			<-done
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		return seen
+	}
+}
+
 // Two runners apply one plan at once against one S3 backend: exactly one
-// runs; the other exits 3 at once, naming the holder, and changes nothing.
+// runs; the other exits 3 as soon as the first holds the lock, naming it,
+// and changes nothing. A third, started while the first works, is refused
+// in under a second.
 func TestTwoRunnersRaceOneS3Backend(t *testing.T) {
 	cl := clitest.SeedShop(t)
 	createStateBucket(t, cl)
@@ -441,8 +483,20 @@ func TestTwoRunnersRaceOneS3Backend(t *testing.T) {
 	a.Env = []string{"AWS_ENDPOINT_URL=" + endpoint, "CI_JOB_URL=https://ci.example/jobs/a"}
 	b.Env = []string{"AWS_ENDPOINT_URL=" + endpoint, "CI_JOB_URL=https://ci.example/jobs/b"}
 
+	locked := lockSeen(t, cl)
 	pa, pb := a.Start("apply", "-auto-approve", "plan.json"), b.Start("apply", "-auto-approve", "plan.json")
-	ra, rb := pa.Wait(), pb.Wait()
+	lockedAt := locked(30 * time.Second)
+	if lockedAt.IsZero() {
+		t.Fatal("no runner ever took the lock")
+	}
+	// A third runner, while the lock is held.
+	third := newCLI(t, spec)
+	if err := os.WriteFile(filepath.Join(third.Dir, "plan.json"), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	third.Env = []string{"AWS_ENDPOINT_URL=" + endpoint, "CI_JOB_URL=https://ci.example/jobs/c"}
+	pc := third.Start("apply", "-auto-approve", "plan.json")
+	ra, rb, rc := pa.Wait(), pb.Wait(), pc.Wait()
 	winner, loser, wp, lr := a, b, pa, rb
 	if ra.Code != 0 {
 		winner, loser, wp, lr = b, a, pb, ra
@@ -460,13 +514,23 @@ func TestTwoRunnersRaceOneS3Backend(t *testing.T) {
 	if strings.Contains(lr.Stdout, "Applying") || strings.Contains(lr.Stdout, "[1/") {
 		t.Fatalf("the refused runner ran steps:\n%s", lr)
 	}
-	t.Logf("the refused runner exited %d after %s (the winner took %s)", lr.Code, lr.Elapsed, wr.Elapsed)
-	if lr.Elapsed >= time.Second {
-		t.Errorf("the refused runner took %s to exit; the refusal must come in under a second", lr.Elapsed)
+	refusedAfter := lr.Exited.Sub(lockedAt)
+	t.Logf("the racing runner exited %d %s after the lock was taken (it ran %s; the winner %s)", lr.Code, refusedAfter, lr.Elapsed, wr.Elapsed)
+	if refusedAfter >= time.Second {
+		t.Errorf("the racing runner exited %s after the other took the lock; the refusal must come in under a second", refusedAfter)
 	}
-	for _, call := range loser.Calls() {
-		if call.Mutating() && !(call.Service == "S3" && call.Operation == "PutObject") {
-			t.Errorf("the refused runner made a mutating call: %s %s", call.Service, call.Operation)
+	if rc.Code != exitLocked || !holderRE("apply", wp.Pid(), run).MatchString(rc.Stderr) {
+		t.Fatalf("a runner started while the lock was held was not refused naming the holder (pid %d):\n%s", wp.Pid(), rc)
+	}
+	t.Logf("the runner started while the lock was held exited 3 after %s", rc.Elapsed)
+	if rc.Elapsed >= time.Second || !rc.Exited.Before(wr.Exited) {
+		t.Errorf("the runner started while the lock was held ran %s; the refusal must come in under a second, while the holder works", rc.Elapsed)
+	}
+	for _, r := range []*clitest.CLI{loser, third} {
+		for _, call := range r.Calls() {
+			if call.Mutating() && !(call.Service == "S3" && call.Operation == "PutObject") {
+				t.Errorf("a refused runner made a mutating call: %s %s", call.Service, call.Operation)
+			}
 		}
 	}
 	winner.Calls()

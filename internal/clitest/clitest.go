@@ -91,8 +91,10 @@ type Result struct {
 	Stdout, Stderr string
 	// Killed is true when the process died of SIGKILL (the crash hook).
 	Killed bool
-	// Elapsed is the time from the start of the process to its exit.
+	// Elapsed is the time from the start of the process to its exit, at
+	// Exited.
 	Elapsed time.Duration
+	Exited  time.Time
 }
 
 func (r Result) String() string {
@@ -187,7 +189,7 @@ func (p *Process) Wait() Result {
 	p.c.T.Helper()
 	<-p.done
 	err := p.err
-	r := Result{Stdout: p.out.String(), Stderr: p.errb.String(), Elapsed: p.exited.Sub(p.started)}
+	r := Result{Stdout: p.out.String(), Stderr: p.errb.String(), Elapsed: p.exited.Sub(p.started), Exited: p.exited}
 	var ee *exec.ExitError
 	switch {
 	case err == nil:
