@@ -295,6 +295,14 @@ func TestDeadRunnerNoBackendRecoverThenCleanup(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(c.Dir, "plan2.json")); !os.IsNotExist(err) {
 		t.Fatal("a plan blocked by an orphaned run was saved")
 	}
+	// Every way out the plan offers leads to recover: the temporary name
+	// the run holds too (cleanup has no journal to read here).
+	if !regexp.MustCompile("✗ EM120 database.main: [^\n]*" + run + "[^✗]*`envmig recover`").MatchString(p.Stdout) {
+		t.Fatalf("EM120 does not lead to `envmig recover`:\n%s", p.Stdout)
+	}
+	if r := c.Must(exitError, "cleanup", "-auto-approve"); !strings.Contains(r.Stderr, "`envmig recover`") {
+		t.Fatalf("cleanup without a journal does not name recover:\n%s", r)
+	}
 	if m := clitest.Mutating(c.Calls()); len(m) != 0 {
 		t.Fatalf("status and plan made mutating calls: %v", m)
 	}
