@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -712,4 +713,85 @@ func requireJournalConsistent(t *testing.T, cl *awsclient.Clients, run string) s
 	}
 	t.Logf("journal: %d versions, serials %d..%d", len(vs), vs[0].st.Serial, last.Serial)
 	return vs[len(vs)-1].data
+}
+
+// A runner stalls (SIGSTOP: a frozen VM, a long GC pause) while it holds
+// the lock; another directory takes the lock over after the lease and
+// finishes the run. When the stalled runner wakes up, it finds it lost the
+// lock and stops without writing the journal or acting on AWS: the
+// journal stays one line.
+func TestStalledRunnerWakesUpAfterTakeoverAndWritesNothing(t *testing.T) {
+	cl := clitest.SeedShop(t)
+	createStateBucket(t, cl)
+	before := environment(t, cl)
+	endpoint := atomicS3(t)
+	spec := withS3State(clitest.ShopSpec("rename-swap"))
+	a, b := newCLI(t, spec), newCLI(t, spec)
+	a.Must(exitChanges, "plan", "-detailed-exitcode", "-out", "plan.json")
+	run := planLineage(t, filepath.Join(a.Dir, "plan.json"))
+	a.Calls()
+
+	const lease = 5 * time.Second
+	a.Bin = clitest.Bins.Crash // for the lease knob only: no crash point is armed
+	a.Env = []string{"AWS_ENDPOINT_URL=" + endpoint, "CI_JOB_URL=https://ci.example/jobs/a", stateLeaseEnv + "=" + lease.String()}
+	pa := a.Start("apply", "-auto-approve", "plan.json")
+	// Stop it once the group is in Standby.
+	deadline := time.Now().Add(time.Minute)
+	inStandby := func() bool {
+		out, err := cl.AutoScaling.DescribeAutoScalingGroups(context.Background(), &autoscaling.DescribeAutoScalingGroupsInput{AutoScalingGroupNames: []string{demo.Group}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(out.AutoScalingGroups) == 1 && len(out.AutoScalingGroups[0].Instances) > 0 && out.AutoScalingGroups[0].Instances[0].LifecycleState == "Standby"
+	}
+	for !inStandby() {
+		if time.Now().After(deadline) {
+			t.Fatal("the run never took the group to Standby")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := syscall.Kill(pa.Pid(), syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	stopped := time.Now()
+	resumed := false
+	defer func() {
+		if !resumed {
+			syscall.Kill(pa.Pid(), syscall.SIGCONT)
+			pa.Wait()
+		}
+	}()
+
+	b.Env = []string{"AWS_ENDPOINT_URL=" + endpoint, "CI_JOB_URL=https://ci.example/jobs/b"}
+	r := b.Run("resume", "-auto-approve", "-lock-timeout", "1m")
+	if r.Code != 0 || !strings.Contains(r.Stdout, "Apply complete! Run "+run) {
+		t.Fatalf("the run was not finished by the second runner:\n%s", r)
+	}
+	if time.Since(stopped) < lease || !strings.Contains(r.Stderr, fmt.Sprintf("Took over the lock of apply (pid %d on ", pa.Pid())) {
+		t.Fatalf("the lock was not taken over after the lease:\n%s", r)
+	}
+	done := requireJournalConsistent(t, cl, run)
+
+	a.Calls() // what it did before it stalled
+	if err := syscall.Kill(pa.Pid(), syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	resumed = true
+	ra := pa.Wait()
+	for _, call := range a.Calls() {
+		if call.Mutating() && call.Service != "S3" {
+			t.Errorf("the stalled runner acted on AWS after it woke up: %s %s", call.Service, call.Operation)
+		}
+	}
+	if ra.Code == 0 || !strings.Contains(ra.Stderr, "lost the state lock") {
+		t.Fatalf("the stalled runner did not stop on its lost lock:\n%s", ra)
+	}
+	if again := requireJournalConsistent(t, cl, run); again != done {
+		t.Fatal("the stalled runner wrote the journal after it lost the lock")
+	}
+	after := environment(t, cl)
+	requireGroupAsBefore(t, cl, before, after)
+	requireMigratedNothingLost(t, before, after)
+	t.Logf("the stalled runner exited %d:\n%s", ra.Code, ra.Stderr)
+	b.Calls()
 }
