@@ -144,7 +144,7 @@ func (a *analyzer) nameTaken(code, address, role, name string, exists bool, run 
 	if run != "" {
 		a.errorf(code, address, fmt.Sprintf("the %s name %s is held by what envmig run %s left", role, name, run),
 			"A run's leftovers are removed by envmig cleanup.",
-			fmt.Sprintf("Run `envmig cleanup` (or delete %s), then plan again.", name))
+			fmt.Sprintf("Run `envmig cleanup` where that run's journal is (without it, `envmig recover` first: it hands the run's leftovers to cleanup), or delete %s; then plan again.", name))
 		return
 	}
 	a.errorf(code, address, fmt.Sprintf("the %s name %s is taken by a resource envmig does not own", role, name),

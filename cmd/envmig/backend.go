@@ -10,6 +10,12 @@ import (
 	"github.com/envmig/envmig/statefile/s3state"
 )
 
+// stateLeaseEnv names the variable that shortens the S3 state lock's lease
+// in test builds (-tags crashtest; release builds ignore it), so that the
+// end-to-end tests can take over a killed runner's lock in seconds rather
+// than minutes. A Go duration; the holder renews every quarter of it.
+const stateLeaseEnv = "ENVMIG_TEST_STATE_LEASE"
+
 // backend returns where journals live: the S3 backend the spec's state
 // block names, or the local .envmig directory beside the spec. It is made
 // once per command. With no spec in the working directory, journals are
@@ -35,7 +41,7 @@ func (g *globals) backend(ctx context.Context, vars varFlags) (statefile.Backend
 	if err != nil {
 		return nil, err
 	}
-	b, err := s3state.Open(ctx, s3state.Options{Bucket: s.Bucket, Prefix: s.Prefix, Region: region, Config: cl.Config, ExpectedOwner: cl.Account})
+	b, err := s3state.Open(ctx, s3state.Options{Bucket: s.Bucket, Prefix: s.Prefix, Region: region, Config: cl.Config, ExpectedOwner: cl.Account, Lease: g.stateLease()})
 	if err != nil {
 		return nil, fmt.Errorf("the state backend s3://%s/%s: %w", s.Bucket, s.Prefix, err)
 	}

@@ -37,7 +37,7 @@ func runCleanup(ctx context.Context, g *globals, o stateRunOptions) error {
 	}
 	s, err := g.openSession(ctx, o.vars, name, "cleanup", "", o.lockTimeout, func(st *statefile.State) error {
 		if st == nil {
-			return fmt.Errorf("no run recorded for %q in %s: nothing to clean up", name, g.stateBackend.Location())
+			return fmt.Errorf("no run recorded for %q in %s: nothing to clean up (with no journal, `envmig status` looks for a run in AWS itself, and `envmig recover` hands what it left to cleanup)", name, g.stateBackend.Location())
 		}
 		return unfinished(st)
 	})

@@ -100,8 +100,12 @@ func runStatus(ctx context.Context, g *globals, environment string, asJSON bool)
 		enc.SetIndent("", "  ")
 		return enc.Encode(st)
 	}
-	if info, held, err := j.LockInfo(); err == nil && held && info != nil {
-		fmt.Fprintf(g.stdout, "Locked by %s\n\n", describeHolder(info))
+	if info, held, err := j.LockInfo(); err == nil && info != nil {
+		if held {
+			fmt.Fprintf(g.stdout, "Locked by %s\n\n", describeHolder(info))
+		} else {
+			fmt.Fprintf(g.stdout, "Lock left by %s: its holder is gone (its lease expired, or its process no longer runs); the next resume, rollback or cleanup takes it over\n\n", describeHolder(info))
+		}
 	}
 	return view.StatusText(g.stdout, st, g.style())
 }

@@ -251,9 +251,9 @@ func runRecover(ctx context.Context, g *globals, o recoverOptions) error {
 }
 
 // runLeftovers finds the temporary resources run created for env: its
-// snapshots, and its clones and working buckets under the temporary
-// names — only while the original they were made from still exists under
-// its own name (after the point of no return a temporary may hold the only
+// snapshots, its clones and working buckets under the temporary names, and
+// the new bucket of a moved_from it created — only while the original they
+// were made from still exists under its own name (after the point of no return a temporary may hold the only
 // copy of the data: it is then named in a note and left alone).
 func (g *globals) runLeftovers(ctx context.Context, cl *awsclient.Clients, cfg *config.Config, env *config.Environment, run string) ([]plan.Leftover, []string, error) {
 	var kept []plan.Leftover
@@ -291,6 +291,26 @@ func (g *globals) runLeftovers(ctx context.Context, cl *awsclient.Clients, cfg *
 			continue
 		}
 		kept = append(kept, plan.Leftover{Kind: plan.LeftoverBucket, ID: name, Region: b.Region, Why: why, Run: run, RetiredAt: time.Now().UTC()})
+	}
+	// The new bucket of a moved_from the run created and filled: while the
+	// bucket it moves from still exists, it holds only the run's copy (the
+	// writers were off until the run's last step). Left in place, it would
+	// make the next plan take the move for done. Cleanup keeps it if
+	// anything writes to it after now.
+	for _, bc := range env.Buckets {
+		if bc.MovedFrom == "" || bc.BucketName == "" || bc.MovedFrom == bc.BucketName {
+			continue
+		}
+		b, src := obs.Buckets[bc.BucketName], obs.Buckets[bc.MovedFrom]
+		if b == nil || !b.Exists || b.RunTag() != run {
+			continue
+		}
+		if src == nil || !src.Exists {
+			notes = append(notes, fmt.Sprintf("bucket %s of run %s may hold the only copy of %s's objects (%s does not exist): it is left alone", bc.BucketName, run, bc.MovedFrom, bc.MovedFrom))
+			continue
+		}
+		kept = append(kept, plan.Leftover{Kind: plan.LeftoverBucket, ID: bc.BucketName, Region: b.Region, Run: run, RetiredAt: time.Now().UTC(),
+			Why: fmt.Sprintf("the copy of %s that run %s made (recovered without its journal; %s still holds every object)", bc.MovedFrom, run, bc.MovedFrom)})
 	}
 	snaps, err := runSnapshots(ctx, cl, run)
 	if err != nil {

@@ -252,7 +252,9 @@ func (h *deleter) deleteInstance(ctx context.Context, sc *executor.StepContext, 
 	}
 	if final == "" {
 		tags := tagMap(inst.TagList)
-		retired := retiredBy != "" && tags[RetiredByTagKey] == retiredBy
+		// RetiredBy kept it: it retired it (an original renamed aside), or
+		// created it (a temporary that recover handed to cleanup).
+		retired := retiredBy != "" && (tags[RetiredByTagKey] == retiredBy || tags[executor.RunTagKey] == retiredBy)
 		clone := cloneOf != "" && tags[CloneOfTagKey] == cloneOf
 		if err := ours(sc, "DB instance", id, tags, inst.InstanceCreateTime); err != nil && !retired && !clone {
 			return fmt.Errorf("delete DB instance %s without a final snapshot: %w", id, err)

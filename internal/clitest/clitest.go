@@ -23,6 +23,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/envmig/envmig/executor"
 	"github.com/envmig/envmig/internal/awsclient"
@@ -99,6 +100,10 @@ type Result struct {
 	Stdout, Stderr string
 	// Killed is true when the process died of SIGKILL (the crash hook).
 	Killed bool
+	// Elapsed is the time from the start of the process to its exit, at
+	// Exited.
+	Elapsed time.Duration
+	Exited  time.Time
 }
 
 func (r Result) String() string {
@@ -138,60 +143,75 @@ func (c *CLI) Run(args ...string) Result {
 // RunContext runs envmig with args until it exits or ctx ends.
 func (c *CLI) RunContext(ctx context.Context, args ...string) Result {
 	c.T.Helper()
-	s := c.start(ctx, args)
-	return s.Wait()
+	p := c.start(ctx, args)
+	return p.Wait()
 }
 
-// Running is a run of the binary that Start began and Wait ends.
-type Running struct {
+// Process is envmig started by Start, running until Wait.
+type Process struct {
 	c         *CLI
-	cmd       *exec.Cmd
 	args      []string
+	cmd       *exec.Cmd
 	out, errb bytes.Buffer
+	started   time.Time
+	done      chan struct{} // closed when the process has exited
+	err       error         // of Start, then of Wait
+	exited    time.Time
 }
 
-// Start begins envmig with args and returns without waiting for it: a test
-// holds one run in the middle (a check command that waits for a file, say)
-// while it runs others.
-func (c *CLI) Start(args ...string) *Running {
+// Start starts envmig with args and returns at once: Pid names it, Wait
+// waits for its Result. Tests of runs that race use it.
+func (c *CLI) Start(args ...string) *Process {
 	c.T.Helper()
 	return c.start(context.Background(), args)
 }
 
-func (c *CLI) start(ctx context.Context, args []string) *Running {
-	c.T.Helper()
-	cmd := exec.CommandContext(ctx, c.Bin, args...)
-	cmd.Dir = c.Dir
-	cmd.Env = append(os.Environ(), "NO_COLOR=1", "ENVMIG_HEARTBEAT=1h", "ENVMIG_AWS_TRACE="+c.trace)
-	cmd.Env = append(cmd.Env, c.Env...)
-	r := &Running{c: c, cmd: cmd, args: args}
-	cmd.Stdout, cmd.Stderr = &r.out, &r.errb
-	if err := cmd.Start(); err != nil {
-		c.T.Fatalf("run envmig %v: %v", args, err)
+func (c *CLI) start(ctx context.Context, args []string) *Process {
+	p := &Process{c: c, args: args, cmd: exec.CommandContext(ctx, c.Bin, args...)}
+	p.cmd.Dir = c.Dir
+	p.cmd.Env = append(os.Environ(), "NO_COLOR=1", "ENVMIG_HEARTBEAT=1h", "ENVMIG_AWS_TRACE="+c.trace)
+	p.cmd.Env = append(p.cmd.Env, c.Env...)
+	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.errb
+	p.done = make(chan struct{})
+	p.started = time.Now()
+	if p.err = p.cmd.Start(); p.err != nil {
+		close(p.done)
+		return p
 	}
-	return r
+	go func() {
+		p.err = p.cmd.Wait()
+		p.exited = time.Now()
+		close(p.done)
+	}()
+	return p
 }
 
-// Pid is the process ID of the run.
-func (r *Running) Pid() int { return r.cmd.Process.Pid }
+// Pid is the process's ID (0 if it could not start).
+func (p *Process) Pid() int {
+	if p.cmd.Process == nil {
+		return 0
+	}
+	return p.cmd.Process.Pid
+}
 
-// Wait waits for the run to exit.
-func (r *Running) Wait() Result {
-	r.c.T.Helper()
-	err := r.cmd.Wait()
-	res := Result{Stdout: r.out.String(), Stderr: r.errb.String()}
+// Wait waits for the process to exit.
+func (p *Process) Wait() Result {
+	p.c.T.Helper()
+	<-p.done
+	err := p.err
+	r := Result{Stdout: p.out.String(), Stderr: p.errb.String(), Elapsed: p.exited.Sub(p.started), Exited: p.exited}
 	var ee *exec.ExitError
 	switch {
 	case err == nil:
 	case errors.As(err, &ee):
-		res.Code = ee.ExitCode()
+		r.Code = ee.ExitCode()
 		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			res.Killed = ws.Signal() == syscall.SIGKILL
+			r.Killed = ws.Signal() == syscall.SIGKILL
 		}
 	default:
-		r.c.T.Fatalf("run envmig %v: %v", r.args, err)
+		p.c.T.Fatalf("run envmig %v: %v", p.args, err)
 	}
-	return res
+	return r
 }
 
 // Must runs and requires an exit code.

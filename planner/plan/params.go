@@ -310,8 +310,9 @@ type DBRenameParams struct {
 }
 
 // DBDeleteParams delete Identifier, with a FinalSnapshot when set. Without
-// one, only an instance of this run, or one tagged envmig:retired-by =
-// RetiredBy, is deleted.
+// one, only an instance of this run, or one the run RetiredBy kept (tagged
+// envmig:retired-by = RetiredBy, or created by it: envmig:run = RetiredBy),
+// is deleted.
 type DBDeleteParams struct {
 	Identifier    string `json:"identifier"`
 	FinalSnapshot string `json:"final_snapshot,omitempty"`
