@@ -1,6 +1,7 @@
 package reliability
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -9,6 +10,7 @@ import (
 	"github.com/envmig/envmig/internal/clitest"
 	"github.com/envmig/envmig/internal/faultproxy"
 	"github.com/envmig/envmig/internal/testaws"
+	"github.com/envmig/envmig/statefile"
 )
 
 // Suite F. envmig talks to the emulator through a proxy that injects, by
@@ -52,11 +54,18 @@ func converge(t *testing.T, c *clitest.CLI, maxRounds int) int {
 			needPlan = strings.Contains(r.Stderr, "every completed step was undone")
 			continue
 		}
-		st := run("status")
-		switch {
-		case strings.Contains(st.Stdout, "rolled-back"):
+		// The current run's status, from the journal itself: the text
+		// also lists earlier runs, rolled back ones among them.
+		var st struct {
+			Status string `json:"status"`
+		}
+		if r := run("status", "-json"); r.Code != 0 || json.Unmarshal([]byte(r.Stdout), &st) != nil {
+			continue
+		}
+		switch st.Status {
+		case statefile.RunRolledBack:
 			needPlan = true
-		case strings.Contains(st.Stdout, "applied"):
+		case statefile.RunApplied:
 			return round
 		default:
 			if r := run("resume", "-auto-approve"); r.Code == 0 {
