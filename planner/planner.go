@@ -35,12 +35,7 @@ func Plan(cfg *config.Config, env *config.Environment, obs *live.Observed, opts 
 		strategy = config.StrategyRenameSwap
 	}
 	t := resolve(env, obs.StackResources, obs.StackFound)
-	if strategy == config.StrategyStackSwap {
-		t.diags = append(t.diags, plan.Diagnostic{Severity: plan.SeverityError, Code: "EM180",
-			Summary: "strategy \"stack-swap\" is not supported by this envmig yet",
-			Detail:  "It builds the environment again from its new template through CloudFormation.",
-			Fix:     "Use strategy = \"rename-swap\" or \"clone-swap\" meanwhile."})
-	}
+	t.diags = append(t.diags, retiredOriginals(t, obs)...)
 	p := &plan.Plan{
 		Lineage:      opts.Lineage,
 		CreatedAt:    opts.Now.UTC(),
@@ -52,6 +47,8 @@ func Plan(cfg *config.Config, env *config.Environment, obs *live.Observed, opts 
 		ConfigDigest: cfg.Digest,
 		Observations: observations(t, obs),
 	}
+	p.Observations = append(p.Observations, stackInfoObservations(env, obs)...)
+	sort.Slice(p.Observations, func(i, j int) bool { return p.Observations[i].Address < p.Observations[j].Address })
 	dbs := make([]dbPlan, 0, len(t.dbs))
 	for _, d := range t.dbs {
 		dbs = append(dbs, diffDatabase(d, obs.Databases[d.id], obs.KMSKeys))
@@ -70,6 +67,25 @@ func Plan(cfg *config.Config, env *config.Environment, obs *live.Observed, opts 
 		migrate = migrate || b.res.Action == plan.ActionMigrate
 		changes = changes || b.res.Action != plan.ActionNoOp
 	}
+	var sw *swap
+	if strategy == config.StrategyStackSwap {
+		sa := &analyzer{}
+		sw = planSwap(env, t, obs, sa)
+		t.diags = append(t.diags, sa.diags...)
+		for i := range dbs {
+			dbs[i].res.Action, dbs[i].res.Reasons, dbs[i].res.Changes = plan.ActionNoOp, nil, nil
+		}
+		for i := range buckets {
+			buckets[i].res.Action, buckets[i].res.Reasons, buckets[i].res.Changes = plan.ActionNoOp, nil, nil
+		}
+		migrate = sw != nil && sw.changed
+		changes = migrate
+		if migrate {
+			markSwap(sw, dbs, buckets)
+		}
+	} else {
+		t.diags = append(t.diags, behindTheStack(env, t, dbs, obs)...)
+	}
 	if migrate && strategy == config.StrategyCloneSwap {
 		cloneEverything(dbs, buckets)
 	}
@@ -84,7 +100,7 @@ func Plan(cfg *config.Config, env *config.Environment, obs *live.Observed, opts 
 	a.services(t.services, obs, migrate)
 	a.switches(switches, obs, migrate)
 	var copies []bucketCopy
-	if migrate {
+	if migrate && sw == nil {
 		copies = b.bucketCopies(buckets, a)
 	}
 	a.buckets(buckets, copies, obs)
@@ -102,6 +118,10 @@ func Plan(cfg *config.Config, env *config.Environment, obs *live.Observed, opts 
 			"Add a service block naming the Auto Scaling group in front of the data.")
 	}
 
+	if sw != nil && sw.changed {
+		r := plan.Resource{Address: stackAddress, Kind: plan.KindStack, Name: sw.name, ID: sw.name, Action: plan.ActionMigrate, Reasons: sw.reasons}
+		p.Resources = append(p.Resources, r)
+	}
 	for _, d := range dbs {
 		p.Resources = append(p.Resources, d.res)
 	}
@@ -128,7 +148,11 @@ func Plan(cfg *config.Config, env *config.Environment, obs *live.Observed, opts 
 	}
 	p.Diagnostics = sortDiagnostics(a.diags)
 	if changes && len(p.Errors()) == 0 {
-		p.Steps = b.steps(dbs, buckets, t.services, switches, copies, migrate)
+		if sw != nil {
+			p.Steps = b.swapSteps(sw, dbs, buckets, t.services, switches)
+		} else {
+			p.Steps = b.steps(dbs, buckets, t.services, switches, copies, migrate)
+		}
 		p.Leftovers = b.leftovers
 	}
 	newEstimator(p.Observations).run(p)

@@ -113,6 +113,15 @@ func (g *globals) specScope(v varFlags, envName string) (iampolicy.Scope, error)
 		s.Databases = append(s.Databases, req.Databases...)
 		s.Buckets = append(s.Buckets, req.Buckets...)
 		s.Groups = append(s.Groups, req.Groups...)
+		if e.Migration.Strategy == config.StrategyStackSwap {
+			// The stacks, and what CloudFormation names after them (the
+			// template derives every name from the stack's name).
+			tmp := planner.SwapTemporaryStack(e)
+			s.Stacks = append(s.Stacks, e.Stack, tmp)
+			s.Databases = append(s.Databases, e.Stack+"*")
+			s.Buckets = append(s.Buckets, e.Stack+"*")
+			s.Groups = append(s.Groups, e.Stack+"*")
+		}
 	}
 	return s, nil
 }

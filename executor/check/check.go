@@ -10,6 +10,7 @@ package check
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
@@ -96,6 +97,15 @@ func (c *Command) Apply(ctx context.Context, sc *executor.StepContext) error {
 	for _, k := range slices.Sorted(maps.Keys(p.Env)) {
 		cmd.Env = append(cmd.Env, k+"="+p.Env[k])
 	}
+	if p.StackOutputs != "" {
+		outs, err := StackOutputs(sc, p.StackOutputs)
+		if err != nil {
+			return err
+		}
+		for _, k := range slices.Sorted(maps.Keys(outs)) {
+			cmd.Env = append(cmd.Env, "ENVMIG_STACK_OUTPUT_"+k+"="+outs[k])
+		}
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	pr, pw := io.Pipe()
@@ -132,4 +142,18 @@ func Handlers(frozen *Frozen) map[plan.StepAction]executor.Handler {
 		plan.VerifyCommand: &Command{},
 		plan.VerifyFrozen:  frozen,
 	}
+}
+
+// StackOutputs returns the outputs the stack.create step stepID recorded
+// (under the key "outputs", a JSON object).
+func StackOutputs(sc *executor.StepContext, stepID string) (map[string]string, error) {
+	raw := sc.StepValue(stepID, "outputs")
+	if raw == "" {
+		return nil, fmt.Errorf("check %s: step %s recorded no stack outputs; run it first", sc.Step.ID, stepID)
+	}
+	var out map[string]string
+	if err := json.Unmarshal([]byte(raw), &out); err != nil {
+		return nil, fmt.Errorf("check %s: the outputs step %s recorded: %w", sc.Step.ID, stepID, err)
+	}
+	return out, nil
 }

@@ -2,6 +2,8 @@ package live
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"time"
 
@@ -37,6 +39,8 @@ type StackInfo struct {
 	// Template is the body of the template the stack runs, as submitted
 	// (GetTemplate, stage Original): YAML stays YAML.
 	Template string
+	// TemplateDigest is "sha256:<hex>" of Template ("" when there is none).
+	TemplateDigest string
 	// Parameters are the stack's parameter values; NoEcho ones read as
 	// "****" (stack.MaskedValue). CloudFormation masks them; moto does not,
 	// so ReadStackInfo masks them itself from the template's NoEcho flags,
@@ -118,6 +122,7 @@ func ReadStackInfo(ctx context.Context, cf StackInfoAPI, name string) (*StackInf
 		return nil, readError(what+" template", "cloudformation:GetTemplate", err)
 	}
 	info.Template = aws.ToString(tpl.TemplateBody)
+	info.TemplateDigest = TemplateDigest(info.Template)
 	maskNoEcho(info)
 	p := cloudformation.NewListStackResourcesPaginator(cf, &cloudformation.ListStackResourcesInput{StackName: aws.String(info.ID)})
 	for p.HasMorePages() {
@@ -138,6 +143,16 @@ func ReadStackInfo(ctx context.Context, cf StackInfoAPI, name string) (*StackInf
 		}
 	}
 	return info, nil
+}
+
+// TemplateDigest is the digest a plan records of a template body: the
+// stack's, and the spec's new version, compare by it.
+func TemplateDigest(body string) string {
+	if body == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(body))
+	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
 // maskNoEcho replaces the values of NoEcho parameters by

@@ -60,6 +60,8 @@ func init() {
 	register[VerifyFrozenParams]()
 	register[VerifyHTTPParams]()
 	register[VerifyCommandParams]()
+	register[StackCreateParams]()
+	register[StackDeleteParams]()
 }
 
 // Actions lists every known StepAction with its parameter type, sorted by
@@ -442,6 +444,9 @@ type BucketDeleteParams struct {
 	Region            string       `json:"region,omitempty"`
 	Guard             *BucketGuard `json:"guard,omitempty"`
 	KeepModifiedAfter time.Time    `json:"keep_modified_after,omitzero"`
+	// KeepBucket empties Bucket (by Guard's manifest) and leaves the
+	// bucket itself: its CloudFormation stack deletes it.
+	KeepBucket bool `json:"keep_bucket,omitempty"`
 }
 
 // DBExpect are the settings verify.database checks; empty fields are not
@@ -524,9 +529,38 @@ type VerifyHTTPParams struct {
 
 // VerifyCommandParams run the spec's check command Run with Env added to
 // its environment (the clone's names: ENVMIG_DATABASE_<NAME>, ...).
+// StackOutputs, when set, names the stack.create step whose recorded
+// outputs are added as ENVMIG_STACK_OUTPUT_<Name>.
 type VerifyCommandParams struct {
-	Run string            `json:"run"`
-	Env map[string]string `json:"env,omitempty"`
+	Run          string            `json:"run"`
+	Env          map[string]string `json:"env,omitempty"`
+	StackOutputs string            `json:"stack_outputs,omitempty"`
+}
+
+// StackCreateParams create the CloudFormation stack Stack from Template
+// (the template file's body, as reviewed) with Parameters, and wait until
+// it is created. Temporary marks the run's own temporary stack (tagged
+// envmig:run); otherwise the stack is an original created again under its
+// name (tagged envmig:recreated-by). Its outputs are recorded for the
+// checks.
+type StackCreateParams struct {
+	Stack        string            `json:"stack"`
+	TemplateFile string            `json:"template_file"`
+	Template     string            `json:"template"`
+	Parameters   map[string]string `json:"parameters,omitempty"`
+	Capabilities []string          `json:"capabilities,omitempty"`
+	Temporary    bool              `json:"temporary,omitempty"`
+}
+
+// StackDeleteParams delete the CloudFormation stack Stack and wait until it
+// is gone. An original is named with ExpectedID, the stack ID the plan
+// observed (another stack of that name is refused); Temporary deletes only
+// the run's own temporary stack, emptying its buckets first (they hold
+// copies).
+type StackDeleteParams struct {
+	Stack      string `json:"stack"`
+	ExpectedID string `json:"expected_id,omitempty"`
+	Temporary  bool   `json:"temporary,omitempty"`
 }
 
 func (PreflightParams) Action() StepAction        { return Preflight }
@@ -554,6 +588,8 @@ func (VerifyBucketParams) Action() StepAction     { return VerifyBucket }
 func (VerifyFrozenParams) Action() StepAction     { return VerifyFrozen }
 func (VerifyHTTPParams) Action() StepAction       { return VerifyHTTP }
 func (VerifyCommandParams) Action() StepAction    { return VerifyCommand }
+func (StackCreateParams) Action() StepAction      { return StackCreate }
+func (StackDeleteParams) Action() StepAction      { return StackDelete }
 
 // Ptr returns a pointer to v (optional parameters).
 func Ptr[T any](v T) *T { return &v }
