@@ -1,0 +1,232 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	cftypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
+	"github.com/aws/aws-sdk-go-v2/service/rds"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/envmig/envmig/internal/awsclient"
+	"github.com/envmig/envmig/internal/clitest"
+	"github.com/envmig/envmig/internal/testaws"
+)
+
+// The example's names (examples/cloudformation).
+const (
+	stackName    = "shop-staging"
+	stackTemp    = "shop-staging-envmig"
+	stackBucket  = "shop-staging-uploads"
+	stackDB      = "shop-staging-db"
+	stackGroup   = "shop-staging-web"
+	stackExample = "cloudformation"
+)
+
+// stackObjects are the objects the stack's bucket holds: metadata, tags
+// and keys that need escaping.
+var stackObjects = []struct{ key, body, meta, tags string }{
+	{"invoices/2026/11/INV-0001.pdf", "%PDF-1.7 invoice", "customer=42", "class=finance"},
+	{"odd keys/with spaces & ampersand+plus.txt", "spaces", "", ""},
+	{"unicode/ünïcødé-файл.txt", "unicode", "lang=ru", "k=v"},
+	{"deep//double/slash/../dots.bin", "dots", "", "a=b&c=d"},
+	{"empty", "", "", ""},
+	{"100%/percent%20encoded?query=1", "percent", "x=y", ""},
+}
+
+// exampleFile reads a file of the example.
+func exampleFile(t *testing.T, name string) string {
+	t.Helper()
+	root, err := testaws.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(root, "examples", stackExample, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// seedStack creates the example's stack from env-v1.yaml with the
+// pipeline's parameters and fills its bucket.
+func seedStack(t *testing.T) *awsclient.Clients {
+	t.Helper()
+	testaws.Reset(t)
+	cl := testaws.Clients(t)
+	ctx := context.Background()
+	_, err := cl.CloudFormation.CreateStack(ctx, &cloudformation.CreateStackInput{
+		StackName:    aws.String(stackName),
+		TemplateBody: aws.String(exampleFile(t, "env-v1.yaml")),
+		Parameters: []cftypes.Parameter{
+			{ParameterKey: aws.String("EnvironmentName"), ParameterValue: aws.String(stackName)},
+			{ParameterKey: aws.String("DBInstanceClass"), ParameterValue: aws.String("db.t3.micro")},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cloudformation.NewStackCreateCompleteWaiter(cl.CloudFormation).Wait(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(stackName)}, 2*60e9); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range stackObjects {
+		in := &s3.PutObjectInput{Bucket: aws.String(stackBucket), Key: aws.String(o.key), Body: strings.NewReader(o.body),
+			ExpectedBucketOwner: aws.String(testaws.Account)}
+		if o.meta != "" {
+			k, v, _ := strings.Cut(o.meta, "=")
+			in.Metadata = map[string]string{k: v}
+		}
+		if o.tags != "" {
+			in.Tagging = aws.String(o.tags)
+		}
+		if _, err := cl.S3.PutObject(ctx, in); err != nil {
+			t.Fatalf("put %q: %v", o.key, err)
+		}
+	}
+	return cl
+}
+
+// stackCLI is a working directory holding the example's spec and its new
+// template.
+func stackCLI(t *testing.T) *clitest.CLI {
+	t.Helper()
+	c := newCLI(t, exampleFile(t, "staging.envmig.hcl"))
+	if err := os.WriteFile(filepath.Join(c.Dir, "env-v2.yaml"), []byte(exampleFile(t, "env-v2.yaml")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func describeStack(t *testing.T, cl *awsclient.Clients, name string) *cftypes.Stack {
+	t.Helper()
+	out, err := cl.CloudFormation.DescribeStacks(context.Background(), &cloudformation.DescribeStacksInput{StackName: aws.String(name)})
+	if err != nil || len(out.Stacks) == 0 || out.Stacks[0].StackStatus == cftypes.StackStatusDeleteComplete {
+		return nil
+	}
+	return &out.Stacks[0]
+}
+
+func TestStackSwapEndToEnd(t *testing.T) {
+	cl := seedStack(t)
+	ctx := context.Background()
+	before := clitest.BucketObjects(t, cl, stackBucket)
+	if len(before) != len(stackObjects) {
+		t.Fatalf("seeded %d objects, want %d", len(before), len(stackObjects))
+	}
+	c := stackCLI(t)
+
+	c.Must(0, "validate")
+	r := c.Must(exitChanges, "plan", "-detailed-exitcode", "-out", "plan.json")
+	for _, want := range []string{"POINT OF NO RETURN", "stack.create.temporary", "stack.delete.original", "stack.create.original", "stack.delete.temporary",
+		"the stack runs another template than env-v2.yaml", "parameter DBInstanceClass: db.t3.micro -> db.t3.small"} {
+		if !strings.Contains(r.Stdout, want) {
+			t.Fatalf("plan output lacks %q:\n%s", want, r.Stdout)
+		}
+	}
+	if m := clitest.Mutating(c.Calls()); len(m) != 0 {
+		t.Fatalf("plan made mutating calls: %v", m)
+	}
+	apply := c.Must(0, "apply", "-auto-approve", "plan.json")
+	if !strings.Contains(apply.Stdout, "Apply complete!") {
+		t.Fatalf("apply:\n%s", apply)
+	}
+
+	// The stack of the original name runs the new template, with the
+	// snapshot of the verified temporary database as its parameter.
+	tpl, err := cl.CloudFormation.GetTemplate(ctx, &cloudformation.GetTemplateInput{StackName: aws.String(stackName)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := aws.ToString(tpl.TemplateBody), exampleFile(t, "env-v2.yaml"); got != want {
+		t.Fatalf("stack %s runs another template than env-v2.yaml:\n%s", stackName, got)
+	}
+	st := describeStack(t, cl, stackName)
+	if st == nil {
+		t.Fatalf("stack %s is gone", stackName)
+	}
+	params := map[string]string{}
+	for _, p := range st.Parameters {
+		params[aws.ToString(p.ParameterKey)] = aws.ToString(p.ParameterValue)
+	}
+	snap := params["DBSnapshotIdentifier"]
+	if !strings.HasPrefix(snap, "envmig-") || !strings.HasSuffix(snap, "-main-clone") || params["EnvironmentName"] != stackName || params["DBInstanceClass"] != "db.t3.small" {
+		t.Fatalf("stack parameters = %v", params)
+	}
+	if _, err := cl.RDS.DescribeDBSnapshots(ctx, &rds.DescribeDBSnapshotsInput{DBSnapshotIdentifier: aws.String(snap)}); err != nil {
+		t.Fatalf("the snapshot the stack names is gone: %v", err)
+	}
+	tags := map[string]string{}
+	for _, tg := range st.Tags {
+		tags[aws.ToString(tg.Key)] = aws.ToString(tg.Value)
+	}
+	if tags["envmig:recreated-by"] == "" || tags["envmig:run"] != "" {
+		t.Fatalf("the stack created again is tagged %v", tags)
+	}
+	// Its bucket holds exactly the objects, metadata and tags it held.
+	if diff := cmp.Diff(before, clitest.BucketObjects(t, cl, stackBucket)); diff != "" {
+		t.Fatalf("the bucket's objects differ (-before +after):\n%s", diff)
+	}
+	// Its database has the new template's class; its group is in service.
+	dbs, err := cl.RDS.DescribeDBInstances(ctx, &rds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String(stackDB)})
+	if err != nil || len(dbs.DBInstances) != 1 {
+		t.Fatalf("database %s: %v", stackDB, err)
+	}
+	if d := dbs.DBInstances[0]; aws.ToString(d.DBInstanceClass) != "db.t3.small" || !aws.ToBool(d.StorageEncrypted) {
+		t.Fatalf("database %s is %s encrypted=%t", stackDB, aws.ToString(d.DBInstanceClass), aws.ToBool(d.StorageEncrypted))
+	}
+	gs, err := cl.AutoScaling.DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{AutoScalingGroupNames: []string{stackGroup}})
+	if err != nil || len(gs.AutoScalingGroups) != 1 {
+		t.Fatalf("group %s: %v", stackGroup, err)
+	}
+	g := gs.AutoScalingGroups[0]
+	if len(g.Instances) == 0 || len(g.SuspendedProcesses) != 0 {
+		t.Fatalf("group %s: %d instances, suspended %v", stackGroup, len(g.Instances), g.SuspendedProcesses)
+	}
+	for _, i := range g.Instances {
+		if i.LifecycleState != "InService" {
+			t.Fatalf("group %s: instance %s is %s", stackGroup, aws.ToString(i.InstanceId), i.LifecycleState)
+		}
+	}
+
+	// Nothing temporary remains once cleanup ran; a second plan has
+	// nothing to do.
+	c.Must(0, "cleanup", "-auto-approve")
+	if s := describeStack(t, cl, stackTemp); s != nil {
+		t.Fatalf("the temporary stack remains: %s", s.StackStatus)
+	}
+	bl, err := cl.S3.ListBuckets(ctx, &s3.ListBucketsInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buckets []string
+	for _, b := range bl.Buckets {
+		buckets = append(buckets, aws.ToString(b.Name))
+	}
+	if diff := cmp.Diff([]string{stackBucket}, buckets); diff != "" {
+		t.Fatalf("buckets after cleanup (-want +got):\n%s", diff)
+	}
+	all, err := cl.RDS.DescribeDBInstances(ctx, &rds.DescribeDBInstancesInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range all.DBInstances {
+		if id := aws.ToString(d.DBInstanceIdentifier); id != stackDB {
+			t.Fatalf("database %s remains after cleanup", id)
+		}
+	}
+	if _, err := cl.RDS.DescribeDBSnapshots(ctx, &rds.DescribeDBSnapshotsInput{DBSnapshotIdentifier: aws.String(snap)}); err != nil {
+		t.Fatalf("cleanup deleted the snapshot the stack names as %s: %v", "DBSnapshotIdentifier", err)
+	}
+	again := c.Must(0, "plan", "-detailed-exitcode")
+	if !strings.Contains(again.Stdout, "No changes") {
+		t.Fatalf("second plan:\n%s", again.Stdout)
+	}
+	c.Calls()
+}
