@@ -572,6 +572,11 @@ func stackInfoObservation(address, name string, info *live.StackInfo) plan.Obser
 			o.Attrs["resource."+k] = r.Type + " " + r.PhysicalID
 		}
 	}
+	for id, props := range info.DBProperties {
+		for k, v := range props {
+			o.Attrs["db."+id+"."+k] = v
+		}
+	}
 	if len(info.Outputs) > 0 {
 		o.Info = map[string]string{}
 		for k, v := range info.Outputs {
@@ -598,6 +603,16 @@ func replayStackInfo(o plan.Observation) *live.StackInfo {
 	for k, v := range o.Attrs {
 		if p, ok := strings.CutPrefix(k, "param."); ok {
 			info.Parameters[p] = v
+		}
+		if rest, ok := strings.CutPrefix(k, "db."); ok {
+			id, prop, _ := strings.Cut(rest, ".")
+			if info.DBProperties == nil {
+				info.DBProperties = map[string]map[string]string{}
+			}
+			if info.DBProperties[id] == nil {
+				info.DBProperties[id] = map[string]string{}
+			}
+			info.DBProperties[id][prop] = v
 		}
 		if id, ok := strings.CutPrefix(k, "resource."); ok {
 			typ, phys, _ := strings.Cut(v, " ")

@@ -49,7 +49,12 @@ type StackInfo struct {
 	// TemplateError says why the template could not be read ("" when it
 	// was).
 	TemplateError string
-	Outputs       map[string]string
+	// DBProperties are, per DB instance of the template (by logical ID),
+	// the settings the template gives it (DBProperties), evaluated with
+	// the stack's parameters and rendered (stack.Render): what the stack
+	// believes of its database. Absent properties are left out.
+	DBProperties map[string]map[string]string
+	Outputs      map[string]string
 	// Resources by logical ID (those whose deletion completed left out).
 	Resources             map[string]StackResourceInfo
 	Tags                  map[string]string
@@ -123,7 +128,9 @@ func ReadStackInfo(ctx context.Context, cf StackInfoAPI, name string) (*StackInf
 	}
 	info.Template = aws.ToString(tpl.TemplateBody)
 	info.TemplateDigest = TemplateDigest(info.Template)
-	maskNoEcho(info)
+	if t := maskNoEcho(info); t != nil {
+		info.DBProperties = dbProperties(t, info)
+	}
 	p := cloudformation.NewListStackResourcesPaginator(cf, &cloudformation.ListStackResourcesInput{StackName: aws.String(info.ID)})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
@@ -158,7 +165,7 @@ func TemplateDigest(body string) string {
 // maskNoEcho replaces the values of NoEcho parameters by
 // stack.MaskedValue: a secret is never observed, so it can never reach a
 // plan. When the template cannot be read, every value is masked.
-func maskNoEcho(info *StackInfo) {
+func maskNoEcho(info *StackInfo) *stack.Template {
 	t, err := stack.Parse([]byte(info.Template))
 	if err != nil {
 		info.TemplateError = err.Error()
@@ -168,4 +175,29 @@ func maskNoEcho(info *StackInfo) {
 			info.Parameters[name] = stack.MaskedValue
 		}
 	}
+	return t
+}
+
+// DBProperties are the DB instance properties a stack's template is
+// compared on with a spec's database settings.
+var DBProperties = []string{"Engine", "EngineVersion", "DBInstanceClass", "AllocatedStorage", "StorageEncrypted", "KmsKeyId", "MultiAZ"}
+
+// dbProperties evaluates t with the stack's parameters and returns its DB
+// instances' DBProperties (nil when it cannot be evaluated).
+func dbProperties(t *stack.Template, info *StackInfo) map[string]map[string]string {
+	ev, err := stack.Evaluate(t, stack.Inputs{StackName: info.Name, Parameters: info.Parameters})
+	if err != nil {
+		return nil
+	}
+	out := map[string]map[string]string{}
+	for _, r := range t.ResourcesOfType(stack.TypeDBInstance) {
+		props := map[string]string{}
+		for _, k := range DBProperties {
+			if v, ok := ev.Resources[r.LogicalID].Props[k]; ok {
+				props[k] = stack.Render(v)
+			}
+		}
+		out[r.LogicalID] = props
+	}
+	return out
 }
