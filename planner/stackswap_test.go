@@ -160,9 +160,13 @@ func TestStackSwapRefusals(t *testing.T) {
 		"temporary stack exists": {body: v2, setup: func(_ *config.Environment, o *live.Observed) {
 			o.Stacks["shop-staging-envmig"] = &live.StackInfo{Name: "shop-staging-envmig", Exists: true, Tags: map[string]string{"envmig:run": "0badc0de"}}
 		}, code: "EM183", want: "run 0badc0de"},
-		"stack missing": {body: v2, setup: func(_ *config.Environment, o *live.Observed) { o.Stacks["shop-staging"] = &live.StackInfo{Name: "shop-staging"} },
+		"stack missing": {body: v2, setup: func(_ *config.Environment, o *live.Observed) {
+			o.Stacks["shop-staging"] = &live.StackInfo{Name: "shop-staging"}
+		},
 			code: "EM182", want: "does not exist"},
-		"stack rolled back": {body: v2, setup: func(_ *config.Environment, o *live.Observed) { o.Stacks["shop-staging"].Status = "UPDATE_ROLLBACK_COMPLETE" },
+		"stack rolled back": {body: v2, setup: func(_ *config.Environment, o *live.Observed) {
+			o.Stacks["shop-staging"].Status = "UPDATE_ROLLBACK_COMPLETE"
+		},
 			code: "EM182", want: "UPDATE_ROLLBACK_COMPLETE"},
 		"bucket not in the spec": {body: v2, setup: func(e *config.Environment, _ *live.Observed) { e.Buckets = nil },
 			code: "EM184", want: `bucket "uploads" { logical_id = "Uploads" }`},
