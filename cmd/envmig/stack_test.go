@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/envmig/envmig/executor"
 	"github.com/envmig/envmig/internal/awsclient"
 	"github.com/envmig/envmig/internal/clitest"
 	"github.com/envmig/envmig/internal/testaws"
@@ -138,8 +140,53 @@ func TestStackSwapEndToEnd(t *testing.T) {
 		t.Fatalf("apply:\n%s", apply)
 	}
 
-	// The stack of the original name runs the new template, with the
-	// snapshot of the verified temporary database as its parameter.
+	snap := checkStackMigrated(t, cl, before)
+
+	// Nothing temporary remains once cleanup ran; a second plan has
+	// nothing to do.
+	c.Must(0, "cleanup", "-auto-approve")
+	if s := describeStack(t, cl, stackTemp); s != nil {
+		t.Fatalf("the temporary stack remains: %s", s.StackStatus)
+	}
+	bl, err := cl.S3.ListBuckets(ctx, &s3.ListBucketsInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buckets []string
+	for _, b := range bl.Buckets {
+		buckets = append(buckets, aws.ToString(b.Name))
+	}
+	if diff := cmp.Diff([]string{stackBucket}, buckets); diff != "" {
+		t.Fatalf("buckets after cleanup (-want +got):\n%s", diff)
+	}
+	all, err := cl.RDS.DescribeDBInstances(ctx, &rds.DescribeDBInstancesInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range all.DBInstances {
+		if id := aws.ToString(d.DBInstanceIdentifier); id != stackDB {
+			t.Fatalf("database %s remains after cleanup", id)
+		}
+	}
+	if _, err := cl.RDS.DescribeDBSnapshots(ctx, &rds.DescribeDBSnapshotsInput{DBSnapshotIdentifier: aws.String(snap)}); err != nil {
+		t.Fatalf("cleanup deleted the snapshot the stack names as %s: %v", "DBSnapshotIdentifier", err)
+	}
+	again := c.Must(0, "plan", "-detailed-exitcode")
+	if !strings.Contains(again.Stdout, "No changes") {
+		t.Fatalf("second plan:\n%s", again.Stdout)
+	}
+	c.Calls()
+}
+
+// checkStackMigrated is the invariant after a finished stack-swap of the
+// example: the stack of the original name runs the new template, with
+// the snapshot of the verified temporary database as its parameter, its
+// bucket holds exactly the objects it held, its database has the new
+// template's settings and its group is in service. It returns the
+// snapshot the stack names.
+func checkStackMigrated(t *testing.T, cl *awsclient.Clients, before []string) string {
+	t.Helper()
+	ctx := context.Background()
 	tpl, err := cl.CloudFormation.GetTemplate(ctx, &cloudformation.GetTemplateInput{StackName: aws.String(stackName)})
 	if err != nil {
 		t.Fatal(err)
@@ -195,38 +242,96 @@ func TestStackSwapEndToEnd(t *testing.T) {
 		}
 	}
 
-	// Nothing temporary remains once cleanup ran; a second plan has
-	// nothing to do.
-	c.Must(0, "cleanup", "-auto-approve")
 	if s := describeStack(t, cl, stackTemp); s != nil {
-		t.Fatalf("the temporary stack remains: %s", s.StackStatus)
+		t.Fatalf("the temporary stack remains after the run: %s", s.StackStatus)
 	}
-	bl, err := cl.S3.ListBuckets(ctx, &s3.ListBucketsInput{})
+	return snap
+}
+
+// stackWorld is what a rollback must restore: the stack's template and
+// parameters, its bucket's objects, every database, snapshot, bucket and
+// group.
+func stackWorld(t *testing.T, cl *awsclient.Clients) (string, clitest.World) {
+	t.Helper()
+	st := describeStack(t, cl, stackName)
+	if st == nil {
+		return "(no stack)", clitest.Observe(t, cl)
+	}
+	tpl, err := cl.CloudFormation.GetTemplate(context.Background(), &cloudformation.GetTemplateInput{StackName: st.StackId})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var buckets []string
-	for _, b := range bl.Buckets {
-		buckets = append(buckets, aws.ToString(b.Name))
+	var params []string
+	for _, p := range st.Parameters {
+		params = append(params, aws.ToString(p.ParameterKey)+"="+aws.ToString(p.ParameterValue))
 	}
-	if diff := cmp.Diff([]string{stackBucket}, buckets); diff != "" {
-		t.Fatalf("buckets after cleanup (-want +got):\n%s", diff)
+	slices.Sort(params)
+	return aws.ToString(st.StackId) + " " + strings.Join(params, ",") + "\n" + aws.ToString(tpl.TemplateBody), clitest.Observe(t, cl)
+}
+
+// TestStackSwapCrashPointsRecover kills apply at a point of each stack
+// step (the crash build's hook, as kill -9 would) and recovers: before the
+// point of no return by rollback (the world as it was) or resume, after
+// it by resume (rollback refused), each ending migrated.
+func TestStackSwapCrashPointsRecover(t *testing.T) {
+	cases := []struct {
+		step, point, recovery string
+	}{
+		{"stack.create.temporary", executor.PointAccepted, "rollback"},
+		{"stack.create.temporary", executor.PointAccepted, "resume"},
+		{"bucket.copy.uploads.delta", executor.PointAfterIntent, "rollback"},
+		{"verify.frozen", executor.PointBeforeIntent, "rollback"},
+		{"db.snapshot.main.clone", executor.PointAccepted, "resume"},
+		{"bucket.delete.uploads.original", executor.PointAfterIntent, "resume"},
+		{"stack.delete.original", executor.PointAccepted, "resume"},
+		{"stack.create.original", executor.PointAccepted, "resume"},
+		{"group.standby.web.new", executor.PointAfterIntent, "resume"},
+		{"bucket.copy.uploads.final", executor.PointAfterIntent, "resume"},
+		{"stack.delete.temporary", executor.PointAccepted, "resume"},
 	}
-	all, err := cl.RDS.DescribeDBInstances(ctx, &rds.DescribeDBInstancesInput{})
-	if err != nil {
-		t.Fatal(err)
+	killed := 0
+	for _, tc := range cases {
+		t.Run(tc.step+":"+tc.point+":"+tc.recovery, func(t *testing.T) {
+			cl := seedStack(t)
+			objects := clitest.BucketObjects(t, cl, stackBucket)
+			stackBefore, worldBefore := stackWorld(t, cl)
+			c := stackCLI(t)
+			c.Must(exitChanges, "plan", "-detailed-exitcode", "-out", "plan.json")
+			c.Bin = clitest.Bins.Crash
+			c.Env = []string{executor.CrashEnv + "=apply:" + tc.step + ":" + tc.point}
+			r := c.Run("apply", "-auto-approve", "plan.json")
+			c.Bin, c.Env = clitest.Bins.Envmig, nil
+			if !r.Killed {
+				t.Fatalf("the crash point was not reached:\n%s", r)
+			}
+			killed++
+			afterGate := !strings.HasPrefix(tc.step, "stack.create.temporary") && !strings.HasPrefix(tc.step, "bucket.copy.uploads.delta") && tc.step != "verify.frozen"
+			if tc.recovery == "rollback" {
+				c.Must(0, "rollback", "-auto-approve")
+				stackAfter, worldAfter := stackWorld(t, cl)
+				if stackAfter != stackBefore {
+					t.Fatalf("rollback changed the stack:\n%s\n---\n%s", stackBefore, stackAfter)
+				}
+				if diff := cmp.Diff(worldBefore, worldAfter); diff != "" {
+					t.Fatalf("rollback did not restore the world (-before +after):\n%s", diff)
+				}
+				if s := describeStack(t, cl, stackTemp); s != nil {
+					t.Fatalf("rollback left the temporary stack: %s", s.StackStatus)
+				}
+				c.Must(exitChanges, "plan", "-detailed-exitcode")
+				return
+			}
+			if afterGate {
+				r := c.Must(1, "rollback", "-auto-approve")
+				if !strings.Contains(r.Stderr, "point of no return") {
+					t.Fatalf("rollback after the gate must be refused saying why:\n%s", r)
+				}
+			}
+			c.Must(0, "resume", "-auto-approve")
+			checkStackMigrated(t, cl, objects)
+			c.Must(0, "plan", "-detailed-exitcode")
+			c.Calls()
+		})
 	}
-	for _, d := range all.DBInstances {
-		if id := aws.ToString(d.DBInstanceIdentifier); id != stackDB {
-			t.Fatalf("database %s remains after cleanup", id)
-		}
-	}
-	if _, err := cl.RDS.DescribeDBSnapshots(ctx, &rds.DescribeDBSnapshotsInput{DBSnapshotIdentifier: aws.String(snap)}); err != nil {
-		t.Fatalf("cleanup deleted the snapshot the stack names as %s: %v", "DBSnapshotIdentifier", err)
-	}
-	again := c.Must(0, "plan", "-detailed-exitcode")
-	if !strings.Contains(again.Stdout, "No changes") {
-		t.Fatalf("second plan:\n%s", again.Stdout)
-	}
-	c.Calls()
+	clitest.Report(t, "stack-swap crash points", map[string]any{"crash points": len(cases), "runs killed": killed})
 }
