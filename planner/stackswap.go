@@ -112,6 +112,7 @@ func planSwap(env *config.Environment, t targets, obs *live.Observed, a *analyze
 	// The parameters: the spec's, over the live stack's values of those the
 	// new template still declares (a parameter the pipeline set is kept).
 	sw.params = map[string]string{}
+	var noEcho []string
 	for _, k := range slices.Sorted(maps.Keys(sw.live.Parameters)) {
 		v := sw.live.Parameters[k]
 		p, declared := tpl.Parameters[k]
@@ -120,9 +121,7 @@ func planSwap(env *config.Environment, t targets, obs *live.Observed, a *analyze
 		}
 		if v == stack.MaskedValue || p.NoEcho {
 			if _, given := tp.Parameters[k]; !given {
-				a.warnf(codeSwapTemplate, stackAddress, fmt.Sprintf("NoEcho parameter %s takes the template's default in the new stacks", k),
-					"CloudFormation never shows a NoEcho value, so envmig cannot carry it over into a new stack.",
-					fmt.Sprintf("Give it in template { parameters = { %s = ... } } (from a variable), or accept its default.", k))
+				noEcho = append(noEcho, k)
 			}
 			continue
 		}
@@ -240,6 +239,13 @@ func planSwap(env *config.Environment, t targets, obs *live.Observed, a *analyze
 		}
 	}
 	sw.changed = len(sw.reasons) > 0
+	if sw.changed {
+		for _, k := range noEcho {
+			a.warnf(codeSwapTemplate, stackAddress, fmt.Sprintf("NoEcho parameter %s takes the template's default in the new stacks", k),
+				"CloudFormation never shows a NoEcho value, so envmig cannot carry it over into a new stack.",
+				fmt.Sprintf("Give it in template { parameters = { %s = ... } } (from a variable), or accept its default.", k))
+		}
+	}
 	if sw.changed && sw.db != nil && sw.db.original == "" {
 		a.errorf(codeSwapCoverage, stackAddress, fmt.Sprintf("stack %s has no database %s to snapshot", sw.name, sw.db.logicalID),
 			"The new template restores its database from a snapshot of the original's.", "Check the stack and the template's logical IDs.")

@@ -94,6 +94,11 @@ func TestStackSwapPlansTheDoubleClone(t *testing.T) {
 	if _, carried := tmp.Parameters["DBPassword"]; carried {
 		t.Fatal("a masked NoEcho value was carried into the new stack")
 	}
+	if !slices.ContainsFunc(p.Diagnostics, func(d plan.Diagnostic) bool {
+		return d.Code == "EM181" && d.Severity == plan.SeverityWarning && strings.Contains(d.Summary, "DBPassword")
+	}) {
+		t.Fatalf("no warning that NoEcho DBPassword takes its default: %+v", p.Diagnostics)
+	}
 	fin := byID["stack.create.original"].Params.(plan.StackCreateParams)
 	if fin.Temporary || fin.Stack != "shop-staging" || fin.Parameters["EnvironmentName"] != "shop-staging" || fin.Parameters["DBSnapshotIdentifier"] != "envmig-3fa2c91b-main-clone" {
 		t.Fatalf("stack created again = %+v", fin)
@@ -133,8 +138,8 @@ func TestStackSwapNoChangesOnceTheStackRunsTheTemplate(t *testing.T) {
 	info.Parameters["DBInstanceClass"] = "db.t3.small"
 	info.Parameters["DBSnapshotIdentifier"] = "envmig-1234abcd-main-clone"
 	p := mustPlan(t, cfg, env, obs)
-	if p.HasChanges() || len(p.Steps) != 0 || len(p.Errors()) != 0 {
-		t.Fatalf("plan has changes: %v %+v", stepIDs(p), p.Errors())
+	if p.HasChanges() || len(p.Steps) != 0 || len(p.Diagnostics) != 0 {
+		t.Fatalf("plan has changes: %v %+v", stepIDs(p), p.Diagnostics)
 	}
 	// A parameter the spec changes is a change.
 	info.Parameters["DBInstanceClass"] = "db.t3.micro"
