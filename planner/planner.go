@@ -85,6 +85,14 @@ func Plan(cfg *config.Config, env *config.Environment, obs *live.Observed, opts 
 		}
 	} else {
 		t.diags = append(t.diags, behindTheStack(env, t, dbs, obs)...)
+		for _, h := range env.Migration.Verify.HTTP {
+			if plan.StackOutputRef.MatchString(h.URL) {
+				t.diags = append(t.diags, plan.Diagnostic{Severity: plan.SeverityError, Code: codeSwapTemplate, Resource: "verify.http." + h.Name,
+					Summary: fmt.Sprintf("http check %q names a stack output, which only stack-swap has", h.Name),
+					Detail:  "${ENVMIG_STACK_OUTPUT_<Name>} is the temporary stack's output; strategy " + strategy + " creates no stack.",
+					Fix:     "Write the URL of the clone, or use strategy = \"stack-swap\"."})
+			}
+		}
 	}
 	if migrate && strategy == config.StrategyCloneSwap {
 		cloneEverything(dbs, buckets)

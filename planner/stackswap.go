@@ -399,7 +399,7 @@ func (b *builder) swapSteps(sw *swap, dbs []dbPlan, buckets []bucketPlan, servic
 		b.add(plan.PhasePrepare, plan.Step{
 			ID: "verify.http." + h.Name, Action: plan.VerifyHTTP,
 			Description: fmt.Sprintf("Probe %s, expect HTTP %d", h.URL, h.Status),
-			Params:      plan.VerifyHTTPParams{URL: h.URL, Status: h.Status, Timeout: h.Timeout},
+			Params:      httpParams(h, createTemp),
 		})
 	}
 	for _, c := range b.env.Migration.Verify.Commands {
@@ -650,4 +650,15 @@ func stackInfoObservations(env *config.Environment, obs *live.Observed) []plan.O
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Address < out[j].Address })
 	return out
+}
+
+// httpParams are a stack-swap's http check: its URL's
+// ${ENVMIG_STACK_OUTPUT_<Name>} placeholders take the temporary stack's
+// outputs.
+func httpParams(h *config.HTTPCheck, createStep string) plan.VerifyHTTPParams {
+	p := plan.VerifyHTTPParams{URL: h.URL, Status: h.Status, Timeout: h.Timeout}
+	if plan.StackOutputRef.MatchString(h.URL) {
+		p.StackOutputs = createStep
+	}
+	return p
 }

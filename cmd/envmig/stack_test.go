@@ -126,7 +126,7 @@ func TestStackSwapEndToEnd(t *testing.T) {
 
 	c.Must(0, "validate")
 	r := c.Must(exitChanges, "plan", "-detailed-exitcode", "-out", "plan.json")
-	for _, want := range []string{"POINT OF NO RETURN", "stack.create.temporary", "stack.delete.original", "stack.create.original", "stack.delete.temporary",
+	for _, want := range []string{"POINT OF NO RETURN", "stack.create.temporary", "stack.delete.original", "stack.create.original", "stack.delete.temporary", "verify.command.outputs",
 		"the stack runs another template than env-v2.yaml", "parameter DBInstanceClass: db.t3.micro -> db.t3.small"} {
 		if !strings.Contains(r.Stdout, want) {
 			t.Fatalf("plan output lacks %q:\n%s", want, r.Stdout)

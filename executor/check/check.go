@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -38,6 +39,24 @@ func (h *HTTP) Apply(ctx context.Context, sc *executor.StepContext) error {
 		return err
 	}
 	url, want := p.URL, p.Status
+	if p.StackOutputs != "" {
+		outs, err := StackOutputs(sc, p.StackOutputs)
+		if err != nil {
+			return err
+		}
+		var missing []string
+		url = plan.StackOutputRef.ReplaceAllStringFunc(url, func(ref string) string {
+			name := plan.StackOutputRef.FindStringSubmatch(ref)[1]
+			v, ok := outs[name]
+			if !ok {
+				missing = append(missing, name)
+			}
+			return v
+		})
+		if len(missing) > 0 {
+			return fmt.Errorf("probe %s: the stack has no output %s", p.URL, strings.Join(missing, ", "))
+		}
+	}
 	if want == 0 {
 		want = http.StatusOK
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"regexp"
 	"sort"
 	"strconv"
 	"time"
@@ -520,12 +521,19 @@ type VerifyFrozenParams struct {
 }
 
 // VerifyHTTPParams probe URL and expect Status within Timeout (a Go
-// duration).
+// duration). StackOutputs, when set, names the stack.create step whose
+// recorded outputs replace each ${ENVMIG_STACK_OUTPUT_<Name>} in URL.
 type VerifyHTTPParams struct {
-	URL     string `json:"url"`
-	Status  int    `json:"status"`
-	Timeout string `json:"timeout,omitempty"`
+	URL          string `json:"url"`
+	Status       int    `json:"status"`
+	Timeout      string `json:"timeout,omitempty"`
+	StackOutputs string `json:"stack_outputs,omitempty"`
 }
+
+// StackOutputRef matches a ${ENVMIG_STACK_OUTPUT_<Name>} placeholder
+// (written $${ENVMIG_STACK_OUTPUT_<Name>} in HCL); group 1 is the output's
+// name.
+var StackOutputRef = regexp.MustCompile(`\$\{ENVMIG_STACK_OUTPUT_([A-Za-z0-9]+)\}`)
 
 // VerifyCommandParams run the spec's check command Run with Env added to
 // its environment (the clone's names: ENVMIG_DATABASE_<NAME>, ...).
