@@ -3,6 +3,7 @@ package planner
 import (
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -128,6 +129,8 @@ func planSwap(env *config.Environment, t targets, obs *live.Observed, a *analyze
 		sw.params[k] = v
 	}
 	maps.Copy(sw.params, tp.Parameters)
+	delete(sw.params, sw.envParam) // envmig sets these two
+	delete(sw.params, sw.snapParam)
 	an, err := stack.Analyze(tpl, stack.Options{EnvironmentParameter: sw.envParam, SnapshotParameter: sw.snapParam,
 		Parameters: sw.params, StackName: sw.temp})
 	if err != nil {
@@ -496,6 +499,15 @@ func (b *builder) swapSteps(sw *swap, dbs []dbPlan, buckets []bucketPlan, servic
 		b.switchOn(s)
 	}
 	b.standby = false
+	// The snapshot the stack named before, when an earlier run made it, is
+	// no longer needed once the stack names the new one: cleanup deletes it.
+	if prev := sw.live.Parameters[sw.snapParam]; prev != clone && prev != stack.MaskedValue {
+		if m := envmigSnapshot.FindStringSubmatch(prev); m != nil {
+			b.keep(plan.LeftoverDBSnapshot, prev, "", fmt.Sprintf("the snapshot %s was restored from before this run; it now names %s", sw.name, clone), func(l *plan.Leftover) {
+				l.Run = m[1]
+			})
+		}
+	}
 	b.add(plan.PhaseCommit, plan.Step{
 		ID: "stack.delete.temporary", Action: plan.StackDelete, Resource: stackAddress,
 		Description: fmt.Sprintf("Empty the temporary stack's buckets (their objects are back in %s) and delete %s", sw.name, sw.temp),
@@ -505,6 +517,10 @@ func (b *builder) swapSteps(sw *swap, dbs []dbPlan, buckets []bucketPlan, servic
 	out := append(b.prepare, gate)
 	return append(out, b.commit...)
 }
+
+// envmigSnapshot matches a snapshot a run made (snapshotID); group 1 is
+// the run.
+var envmigSnapshot = regexp.MustCompile(`^envmig-([0-9a-f]{8})-`)
 
 func snapText(param, snap string) string {
 	if snap == "" {

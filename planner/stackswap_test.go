@@ -141,10 +141,20 @@ func TestStackSwapNoChangesOnceTheStackRunsTheTemplate(t *testing.T) {
 	if p.HasChanges() || len(p.Steps) != 0 || len(p.Diagnostics) != 0 {
 		t.Fatalf("plan has changes: %v %+v", stepIDs(p), p.Diagnostics)
 	}
-	// A parameter the spec changes is a change.
+	// A parameter the spec changes is a change; the snapshot an earlier
+	// run made, which the stack names, is kept until the stack names the
+	// new one, then left for cleanup with the run that made it.
 	info.Parameters["DBInstanceClass"] = "db.t3.micro"
-	if p := mustPlan(t, cfg, env, obs); !p.HasChanges() {
+	p = mustPlan(t, cfg, env, obs)
+	if !p.HasChanges() {
 		t.Fatal("a changed parameter planned no change")
+	}
+	want := []plan.Leftover{
+		{Kind: plan.LeftoverDBSnapshot, ID: "envmig-3fa2c91b-main", Why: "the state of shop-staging-db before the migration", Run: "3fa2c91b"},
+		{Kind: plan.LeftoverDBSnapshot, ID: "envmig-1234abcd-main-clone", Why: "the snapshot shop-staging was restored from before this run; it now names envmig-3fa2c91b-main-clone", Run: "1234abcd"},
+	}
+	if diff := cmp.Diff(want, p.Leftovers); diff != "" {
+		t.Fatalf("leftovers (-want +got):\n%s", diff)
 	}
 }
 

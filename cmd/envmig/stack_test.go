@@ -140,7 +140,7 @@ func TestStackSwapEndToEnd(t *testing.T) {
 		t.Fatalf("apply:\n%s", apply)
 	}
 
-	snap := checkStackMigrated(t, cl, before)
+	snap := checkStackMigrated(t, cl, before, "db.t3.small")
 
 	// Nothing temporary remains once cleanup ran; a second plan has
 	// nothing to do.
@@ -175,6 +175,40 @@ func TestStackSwapEndToEnd(t *testing.T) {
 	if !strings.Contains(again.Stdout, "No changes") {
 		t.Fatalf("second plan:\n%s", again.Stdout)
 	}
+
+	// The next version (a parameter of the spec): the stack is restored
+	// from a new snapshot, and the one it named before is the run's
+	// leftover, deleted by cleanup.
+	spec := filepath.Join(c.Dir, "main.envmig.hcl")
+	b, err := os.ReadFile(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(spec, []byte(strings.Replace(string(b), `DBInstanceClass = "db.t3.small"`, `DBInstanceClass = "db.t3.medium"`, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = c.Must(exitChanges, "plan", "-detailed-exitcode", "-out", "plan2.json")
+	if !strings.Contains(r.Stdout, snap+": the snapshot shop-staging was restored from before this run") {
+		t.Fatalf("the second plan does not keep the snapshot the stack named for cleanup:\n%s", r.Stdout)
+	}
+	c.Must(0, "apply", "-auto-approve", "plan2.json")
+	snap2 := checkStackMigrated(t, cl, before, "db.t3.medium")
+	if snap2 == snap {
+		t.Fatalf("the stack still names %s", snap)
+	}
+	c.Must(0, "cleanup", "-auto-approve")
+	snaps, err := cl.RDS.DescribeDBSnapshots(ctx, &rds.DescribeDBSnapshotsInput{SnapshotType: aws.String("manual")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	for _, sn := range snaps.DBSnapshots {
+		left = append(left, aws.ToString(sn.DBSnapshotIdentifier))
+	}
+	if diff := cmp.Diff([]string{snap2}, left); diff != "" {
+		t.Fatalf("snapshots after the second cleanup (-want +got):\n%s", diff)
+	}
+	c.Must(0, "plan", "-detailed-exitcode")
 	c.Calls()
 }
 
@@ -184,7 +218,7 @@ func TestStackSwapEndToEnd(t *testing.T) {
 // bucket holds exactly the objects it held, its database has the new
 // template's settings and its group is in service. It returns the
 // snapshot the stack names.
-func checkStackMigrated(t *testing.T, cl *awsclient.Clients, before []string) string {
+func checkStackMigrated(t *testing.T, cl *awsclient.Clients, before []string, class string) string {
 	t.Helper()
 	ctx := context.Background()
 	tpl, err := cl.CloudFormation.GetTemplate(ctx, &cloudformation.GetTemplateInput{StackName: aws.String(stackName)})
@@ -203,7 +237,7 @@ func checkStackMigrated(t *testing.T, cl *awsclient.Clients, before []string) st
 		params[aws.ToString(p.ParameterKey)] = aws.ToString(p.ParameterValue)
 	}
 	snap := params["DBSnapshotIdentifier"]
-	if !strings.HasPrefix(snap, "envmig-") || !strings.HasSuffix(snap, "-main-clone") || params["EnvironmentName"] != stackName || params["DBInstanceClass"] != "db.t3.small" {
+	if !strings.HasPrefix(snap, "envmig-") || !strings.HasSuffix(snap, "-main-clone") || params["EnvironmentName"] != stackName || params["DBInstanceClass"] != class {
 		t.Fatalf("stack parameters = %v", params)
 	}
 	if _, err := cl.RDS.DescribeDBSnapshots(ctx, &rds.DescribeDBSnapshotsInput{DBSnapshotIdentifier: aws.String(snap)}); err != nil {
@@ -225,7 +259,7 @@ func checkStackMigrated(t *testing.T, cl *awsclient.Clients, before []string) st
 	if err != nil || len(dbs.DBInstances) != 1 {
 		t.Fatalf("database %s: %v", stackDB, err)
 	}
-	if d := dbs.DBInstances[0]; aws.ToString(d.DBInstanceClass) != "db.t3.small" || !aws.ToBool(d.StorageEncrypted) {
+	if d := dbs.DBInstances[0]; aws.ToString(d.DBInstanceClass) != class || !aws.ToBool(d.StorageEncrypted) {
 		t.Fatalf("database %s is %s encrypted=%t", stackDB, aws.ToString(d.DBInstanceClass), aws.ToBool(d.StorageEncrypted))
 	}
 	gs, err := cl.AutoScaling.DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{AutoScalingGroupNames: []string{stackGroup}})
@@ -328,7 +362,7 @@ func TestStackSwapCrashPointsRecover(t *testing.T) {
 				}
 			}
 			c.Must(0, "resume", "-auto-approve")
-			checkStackMigrated(t, cl, objects)
+			checkStackMigrated(t, cl, objects, "db.t3.small")
 			c.Must(0, "plan", "-detailed-exitcode")
 			c.Calls()
 		})
