@@ -241,6 +241,9 @@ func planSwap(env *config.Environment, t targets, obs *live.Observed, a *analyze
 			sw.reasons = append(sw.reasons, fmt.Sprintf("parameter %s: %s -> %s", k, show(sw.live.Parameters[k]), show(want[k])))
 		}
 	}
+	if len(sw.reasons) > 0 {
+		sw.reasons = append(sw.reasons, replacedByUpdate(sw, finalEv)...)
+	}
 	sw.changed = len(sw.reasons) > 0
 	if sw.changed {
 		for _, k := range noEcho {
@@ -275,7 +278,7 @@ func (sw *swap) stackParams(name, snapshot string) map[string]string {
 
 // markSwap marks every database and bucket the stack holds as migrated.
 func markSwap(sw *swap, dbs []dbPlan, buckets []bucketPlan) {
-	why := "strategy stack-swap builds stack " + sw.name + " again from " + sw.file + ": " + strings.Join(sw.reasons, "; ")
+	why := "strategy stack-swap builds stack " + sw.name + " again from " + sw.file + " (see the stack's reasons); the data moves by snapshot and copy"
 	for i := range dbs {
 		dbs[i].res.Action = plan.ActionMigrate
 		dbs[i].res.Reasons = []string{why}
@@ -677,4 +680,40 @@ func httpParams(h *config.HTTPCheck, createStep string) plan.VerifyHTTPParams {
 		p.StackOutputs = createStep
 	}
 	return p
+}
+
+// replacedByUpdate says which of the stack's database properties the new
+// template changes in a way that an update would replace the database (by
+// envmig's table): why the plan rebuilds the stack rather than update it.
+// It compares what the stack's template says (live.StackInfo.DBProperties)
+// with the new template evaluated for the stack's own name.
+func replacedByUpdate(sw *swap, next *stack.Evaluated) []string {
+	if sw.db == nil {
+		return nil
+	}
+	have, ok := sw.live.DBProperties[sw.db.logicalID]
+	if !ok {
+		return nil
+	}
+	var out []string
+	props := next.Resources[sw.db.logicalID].Props
+	for _, k := range live.DBProperties {
+		n, set := props[k]
+		now := ""
+		if set {
+			now = stack.Render(n)
+		}
+		was, wasSet := have[k]
+		if now == was || (!set && !wasSet) {
+			continue
+		}
+		var old any
+		if wasSet {
+			old = was
+		}
+		if r, why := stack.Replaces(stack.TypeDBInstance, k, old, n, nil, props); r {
+			out = append(out, fmt.Sprintf("%s %s: %s -> %s would replace the database in a stack update (%s)", sw.db.logicalID, k, show(was), show(now), why))
+		}
+	}
+	return out
 }

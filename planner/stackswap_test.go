@@ -94,6 +94,11 @@ func TestStackSwapPlansTheDoubleClone(t *testing.T) {
 	if _, carried := tmp.Parameters["DBPassword"]; carried {
 		t.Fatal("a masked NoEcho value was carried into the new stack")
 	}
+	if r := p.Resources[0]; r.Kind != plan.KindStack || !slices.ContainsFunc(r.Reasons, func(s string) bool {
+		return strings.HasPrefix(s, "Database StorageEncrypted: false -> true would replace the database in a stack update")
+	}) || slices.ContainsFunc(r.Reasons, func(s string) bool { return strings.Contains(s, "DBInstanceClass") && strings.Contains(s, "replace") }) {
+		t.Fatalf("the plan does not say why the stack is rebuilt: %+v", r)
+	}
 	if !slices.ContainsFunc(p.Diagnostics, func(d plan.Diagnostic) bool {
 		return d.Code == "EM181" && d.Severity == plan.SeverityWarning && strings.Contains(d.Summary, "DBPassword")
 	}) {
@@ -137,6 +142,8 @@ func TestStackSwapNoChangesOnceTheStackRunsTheTemplate(t *testing.T) {
 	info.TemplateDigest = live.TemplateDigest(body)
 	info.Parameters["DBInstanceClass"] = "db.t3.small"
 	info.Parameters["DBSnapshotIdentifier"] = "envmig-1234abcd-main-clone"
+	info.DBProperties["Database"]["DBInstanceClass"] = "db.t3.small"
+	info.DBProperties["Database"]["StorageEncrypted"] = "true"
 	p := mustPlan(t, cfg, env, obs)
 	if p.HasChanges() || len(p.Steps) != 0 || len(p.Diagnostics) != 0 {
 		t.Fatalf("plan has changes: %v %+v", stepIDs(p), p.Diagnostics)

@@ -127,7 +127,8 @@ func TestStackSwapEndToEnd(t *testing.T) {
 	c.Must(0, "validate")
 	r := c.Must(exitChanges, "plan", "-detailed-exitcode", "-out", "plan.json")
 	for _, want := range []string{"POINT OF NO RETURN", "stack.create.temporary", "stack.delete.original", "stack.create.original", "stack.delete.temporary", "verify.command.outputs",
-		"the stack runs another template than env-v2.yaml", "parameter DBInstanceClass: db.t3.micro -> db.t3.small"} {
+		"the stack runs another template than env-v2.yaml", "parameter DBInstanceClass: db.t3.micro -> db.t3.small",
+		"Database StorageEncrypted: false -> true would replace the database in a stack update"} {
 		if !strings.Contains(r.Stdout, want) {
 			t.Fatalf("plan output lacks %q:\n%s", want, r.Stdout)
 		}

@@ -81,6 +81,10 @@ func fixedWorld(cfg *config.Config, env *config.Environment) *live.Observed {
 			Outputs:    map[string]string{}, Resources: map[string]live.StackResourceInfo{}}
 		for id, r := range obs.StackResources {
 			info.Resources[id] = live.StackResourceInfo{StackResource: r, Status: "CREATE_COMPLETE"}
+			if r.Type == "AWS::RDS::DBInstance" {
+				info.DBProperties = map[string]map[string]string{id: {"Engine": "postgres", "EngineVersion": "16.4",
+					"DBInstanceClass": "db.t3.medium", "AllocatedStorage": "20", "StorageEncrypted": "false"}}
+			}
 		}
 		obs.Stacks = map[string]*live.StackInfo{env.Stack: info, env.Stack + env.Migration.TemporarySuffix: {Name: env.Stack + env.Migration.TemporarySuffix}}
 	}
