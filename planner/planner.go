@@ -80,7 +80,7 @@ func Plan(cfg *config.Config, env *config.Environment, obs *live.Observed, opts 
 		}
 		migrate = sw != nil && sw.changed
 		changes = migrate
-		if migrate {
+		if migrate && !sw.inPlace {
 			markSwap(sw, dbs, buckets)
 		}
 	} else {
@@ -128,6 +128,9 @@ func Plan(cfg *config.Config, env *config.Environment, obs *live.Observed, opts 
 
 	if sw != nil && sw.changed {
 		r := plan.Resource{Address: stackAddress, Kind: plan.KindStack, Name: sw.name, ID: sw.name, Action: plan.ActionMigrate, Reasons: sw.reasons}
+		if sw.inPlace {
+			r.Action = plan.ActionUpdate
+		}
 		p.Resources = append(p.Resources, r)
 	}
 	for _, d := range dbs {
@@ -156,9 +159,12 @@ func Plan(cfg *config.Config, env *config.Environment, obs *live.Observed, opts 
 	}
 	p.Diagnostics = sortDiagnostics(a.diags)
 	if changes && len(p.Errors()) == 0 {
-		if sw != nil {
+		switch {
+		case sw != nil && sw.inPlace:
+			p.Steps = b.stackUpdateSteps(sw, dbs, t.services, switches)
+		case sw != nil:
 			p.Steps = b.swapSteps(sw, dbs, buckets, t.services, switches)
-		} else {
+		default:
 			p.Steps = b.steps(dbs, buckets, t.services, switches, copies, migrate)
 		}
 		p.Leftovers = b.leftovers

@@ -40,6 +40,13 @@ type swap struct {
 	groups              []swapResource
 	changed             bool
 	reasons             []string
+	// inPlace: the update replaces no database or bucket (envmig's
+	// table), so it is made as a reviewed change set instead of a swap;
+	// usePrevious are the NoEcho parameters it keeps.
+	inPlace     bool
+	usePrevious []string
+	// nextParams are the in-place update's parameters.
+	nextParams map[string]string
 }
 
 // swapResource is one database, bucket or group of the stack: its
@@ -49,8 +56,8 @@ type swapResource struct {
 	logicalID                  string
 	original, temporary, final string
 	// props are the resource's properties in the new template, evaluated
-	// for the temporary stack.
-	props map[string]any
+	// for the temporary stack, and finalProps for the stack's own name.
+	props, finalProps map[string]any
 }
 
 // stackInfoAddress and stackTemporaryAddress are the addresses of the
@@ -164,7 +171,7 @@ func planSwap(env *config.Environment, t targets, obs *live.Observed, a *analyze
 	}
 	ok := true
 	resolveOne := func(p stack.Persistent) (swapResource, bool) {
-		r := swapResource{logicalID: p.LogicalID, props: tempEv.Resources[p.LogicalID].Props}
+		r := swapResource{logicalID: p.LogicalID, props: tempEv.Resources[p.LogicalID].Props, finalProps: finalEv.Resources[p.LogicalID].Props}
 		if lr, found := sw.live.Resources[p.LogicalID]; found && lr.Type == p.Type {
 			r.original = lr.PhysicalID
 		}
@@ -241,11 +248,12 @@ func planSwap(env *config.Environment, t targets, obs *live.Observed, a *analyze
 			sw.reasons = append(sw.reasons, fmt.Sprintf("parameter %s: %s -> %s", k, show(sw.live.Parameters[k]), show(want[k])))
 		}
 	}
-	if len(sw.reasons) > 0 {
-		sw.reasons = append(sw.reasons, replacedByUpdate(sw, finalEv)...)
-	}
 	sw.changed = len(sw.reasons) > 0
 	if sw.changed {
+		reviewInPlace(sw, tpl, want, noEcho, obs)
+	}
+	if sw.changed && !sw.inPlace {
+		sw.reasons = append(sw.reasons, replacedByUpdate(sw, finalEv)...)
 		for _, k := range noEcho {
 			a.warnf(codeSwapTemplate, stackAddress, fmt.Sprintf("NoEcho parameter %s takes the template's default in the new stacks", k),
 				"CloudFormation never shows a NoEcho value, so envmig cannot carry it over into a new stack.",
@@ -602,11 +610,12 @@ func stackInfoObservation(address, name string, info *live.StackInfo) plan.Obser
 			o.Attrs["db."+id+"."+k] = v
 		}
 	}
-	if len(info.Outputs) > 0 {
-		o.Info = map[string]string{}
-		for k, v := range info.Outputs {
-			o.Info["output."+k] = v
-		}
+	o.Info = map[string]string{}
+	for k, v := range info.Outputs {
+		o.Info["output."+k] = v
+	}
+	if info.Template != "" {
+		o.Info["template"] = info.Template
 	}
 	return o
 }
@@ -649,6 +658,7 @@ func replayStackInfo(o plan.Observation) *live.StackInfo {
 			info.Outputs[out] = v
 		}
 	}
+	info.Template = o.Info["template"]
 	return info
 }
 
@@ -716,4 +726,136 @@ func replacedByUpdate(sw *swap, next *stack.Evaluated) []string {
 		}
 	}
 	return out
+}
+
+// reviewInPlace decides whether the stack may be updated in place: when
+// envmig's own review of the update (stack.ReviewUpdate, by its table of
+// the properties that force replacement, whatever a change set's preview
+// says) replaces or removes no database or bucket and keeps the snapshot
+// the database was restored from. The update keeps the snapshot
+// parameter's value and the NoEcho parameters' (UsePrevious).
+func reviewInPlace(sw *swap, next *stack.Template, want map[string]string, noEcho []string, obs *live.Observed) {
+	if sw.live.Template == "" {
+		return
+	}
+	liveTpl, err := stack.Parse([]byte(sw.live.Template))
+	if err != nil {
+		return
+	}
+	params := maps.Clone(want)
+	params[sw.snapParam] = sw.live.Parameters[sw.snapParam]
+	for _, k := range noEcho {
+		params[k] = stack.MaskedValue
+	}
+	in := func(p map[string]string) stack.Inputs {
+		return stack.Inputs{StackName: sw.name, Parameters: p, Region: obs.Region, AccountID: obs.Identity.Account, Partition: "aws"}
+	}
+	r, err := stack.ReviewUpdate(stack.Side{Template: liveTpl, Inputs: in(sw.live.Parameters)}, stack.Side{Template: next, Inputs: in(params)})
+	if err != nil || r.Err() != nil {
+		return
+	}
+	sw.inPlace, sw.usePrevious = true, noEcho
+	for _, k := range noEcho {
+		delete(params, k)
+	}
+	sw.nextParams = params
+	for _, c := range r.Resources {
+		for _, pc := range c.InPlace {
+			sw.reasons = append(sw.reasons, fmt.Sprintf("%s %s: %s -> %s, updated in place (%s)", c.LogicalID, pc.Property, pc.Old, pc.New, pc.Rule))
+		}
+	}
+	sw.reasons = append(sw.reasons, "no database or bucket is replaced (envmig's table): the stack is updated in place through a reviewed change set")
+}
+
+// stackUpdateSteps are the steps of an in-place update of the stack: the
+// change set is created and shown before the point of no return, and
+// executed after it, in standby.
+func (b *builder) stackUpdateSteps(sw *swap, dbs []dbPlan, services []serviceTarget, switches []switchTarget) []plan.Step {
+	b.add(plan.PhasePrepare, plan.Step{
+		ID: "preflight", Action: plan.Preflight, Params: plan.PreflightParams{},
+		Description: fmt.Sprintf("Check the caller is in an allowed account and region %s, and that nothing changed since the plan", b.region),
+	})
+	var standbyIDs, groups []string
+	for _, s := range services {
+		id := "group.standby." + s.cfg.Name
+		standbyIDs = append(standbyIDs, id)
+		groups = append(groups, s.group)
+		b.add(plan.PhasePrepare, plan.Step{
+			ID: id, Action: plan.GroupStandby, Resource: s.address,
+			Description: fmt.Sprintf("Take %s out of service: suspend its scaling processes (instance refresh included), move every InService instance to Standby", s.group),
+			Undo:        "Move the instances back to InService and restore the group's sizes and processes",
+			Params:      plan.GroupStandbyParams{Group: s.group},
+		})
+		b.standby = true
+	}
+	for _, s := range switches {
+		b.switchOff(s)
+		b.standby = true
+	}
+	var db *dbPlan
+	for i := range dbs {
+		if sw.db != nil && dbs[i].t.cfg.LogicalID == sw.db.logicalID {
+			db = &dbs[i]
+		}
+	}
+	var ids []string
+	if db != nil {
+		name := db.t.cfg.Name
+		snap := snapshotID(b.lineage, name, "")
+		ids = append(ids, db.t.id)
+		b.add(plan.PhasePrepare, plan.Step{
+			ID: "db.snapshot." + name, Action: plan.DBSnapshot, Resource: db.t.address,
+			Description: fmt.Sprintf("Snapshot %s as %s: the way back should the update go wrong", db.t.id, snap),
+			Undo:        "Delete the snapshot",
+			Params:      plan.DBSnapshotParams{Identifier: db.t.id, Snapshot: snap},
+			Creates:     []string{snap},
+		})
+		b.keep(plan.LeftoverDBSnapshot, snap, "", "the state of "+db.t.id+" before the stack update")
+	}
+	cs := "stack.change-set"
+	b.add(plan.PhasePrepare, plan.Step{
+		ID: cs, Action: plan.StackChangeSet, Resource: stackAddress,
+		Description: fmt.Sprintf("Create the change set updating %s in place to %s (%s kept%s), and show each change with its Replacement", sw.name, sw.file, sw.snapParam, usePreviousText(sw.usePrevious)),
+		Undo:        "Delete the change set",
+		Params: plan.StackChangeSetParams{Stack: sw.name, ExpectedID: sw.live.ID, TemplateFile: sw.file, Template: sw.body,
+			Parameters: sw.nextParams, UsePrevious: sw.usePrevious, Capabilities: sw.capabilities},
+	})
+	b.add(plan.PhasePrepare, plan.Step{
+		ID: "verify.frozen", Action: plan.VerifyFrozen,
+		Description: "Verify nothing changed the originals during the standby: no instance back in service, no database setting changed",
+		Params:      plan.VerifyFrozenParams{Groups: groups, Databases: ids, StandbySteps: standbyIDs},
+	})
+	gate := plan.Step{
+		ID: "gate", Phase: plan.PhaseGate, Action: plan.Gate, InStandby: b.standby,
+		Description: "Point of no return: confirm, then check once more that nothing changed the originals; from here the stack is updated and the run can only roll forward",
+		Params:      plan.GateParams{Environment: b.env.Name, Recheck: "verify.frozen"},
+	}
+	b.add(plan.PhaseCommit, plan.Step{
+		ID: "stack.update", Action: plan.StackUpdate, Resource: stackAddress,
+		Description: fmt.Sprintf("Execute the change set and wait until %s is updated", sw.name),
+		Params:      plan.StackUpdateParams{Stack: sw.name, ExpectedID: sw.live.ID, ChangeSetStep: cs},
+	})
+	if db != nil {
+		b.verifySwapDatabase(plan.PhaseCommit, *db, db.t.id, "final", sw.db.finalProps)
+	}
+	for i, s := range services {
+		b.add(plan.PhaseCommit, plan.Step{
+			ID: "group.resume." + s.cfg.Name, Action: plan.GroupResume, Resource: s.address,
+			Description: fmt.Sprintf("Put %s back in service: scaling processes resumed first, instances to InService, sizes as they were, then wait until every instance is healthy in its load balancers", s.group),
+			Params:      plan.GroupResumeParams{Group: s.group, StandbyStep: standbyIDs[i]},
+		})
+	}
+	for _, s := range switches {
+		b.switchOn(s)
+	}
+	b.standby = false
+	out := append(b.prepare, gate)
+	return append(out, b.commit...)
+}
+
+func usePreviousText(names []string) string {
+	if len(names) == 0 {
+		return ""
+	}
+	return ", NoEcho " + strings.Join(names, ", ") + " kept"
 }

@@ -306,6 +306,10 @@ func TestReplayRoundTrip(t *testing.T) {
 			o.Stacks["shop-staging-envmig"].Exists = true
 			return world{c, e, o}
 		},
+		"stack updated in place": func() world {
+			c, e := stackEnv(strings.Replace(v2, `MaxSize: "4"`, `MaxSize: "6"`, 1))
+			return world{c, e, inPlaceStack(t, v2)}
+		},
 		"rename-swap behind the stack": func() world {
 			c, e := stackEnv("")
 			e.Template, e.Migration.Strategy = nil, config.StrategyRenameSwap
@@ -325,5 +329,55 @@ func TestReplayRoundTrip(t *testing.T) {
 				t.Fatalf("rederive: %v %s", err, d)
 			}
 		})
+	}
+}
+
+// inPlaceStack is the example's stack after a stack-swap to body: it
+// names the run's snapshot, and its template is read.
+func inPlaceStack(t *testing.T, body string) *live.Observed {
+	obs := liveStack(t)
+	info := obs.Stacks["shop-staging"]
+	info.Template, info.TemplateDigest = body, live.TemplateDigest(body)
+	info.Parameters["DBInstanceClass"] = "db.t3.small"
+	info.Parameters["DBSnapshotIdentifier"] = "envmig-1234abcd-main-clone"
+	info.DBProperties["Database"]["DBInstanceClass"] = "db.t3.small"
+	info.DBProperties["Database"]["StorageEncrypted"] = "true"
+	return obs
+}
+
+// A new version that replaces no database or bucket (by envmig's table)
+// is an in-place update through a reviewed change set, keeping the
+// snapshot parameter and the NoEcho values; one that replaces the
+// database is a swap.
+func TestStackInPlaceWhenNothingPersistentIsReplaced(t *testing.T) {
+	v2 := exampleTemplate(t, "env-v2.yaml")
+	cfg, env := stackEnv(strings.Replace(v2, `MaxSize: "4"`, `MaxSize: "6"`, 1))
+	p := mustPlan(t, cfg, env, inPlaceStack(t, v2))
+	want := []string{"preflight", "group.standby.web", "db.snapshot.main", "stack.change-set", "verify.frozen", "gate",
+		"stack.update", "verify.database.main.final", "group.resume.web"}
+	if diff := cmp.Diff(want, stepIDs(p)); diff != "" || len(p.Errors()) != 0 {
+		t.Fatalf("steps (-want +got):\n%s\nerrors %+v", diff, p.Errors())
+	}
+	cs := p.Steps[3].Params.(plan.StackChangeSetParams)
+	if cs.Parameters["DBSnapshotIdentifier"] != "envmig-1234abcd-main-clone" || cs.Parameters["EnvironmentName"] != "shop-staging" ||
+		!cmp.Equal(cs.UsePrevious, []string{"DBPassword"}) || cs.ExpectedID == "" || cs.Template != env.Template.Body {
+		t.Fatalf("change set = %+v", cs)
+	}
+	if _, ok := cs.Parameters["DBPassword"]; ok {
+		t.Fatal("a NoEcho value is passed instead of kept")
+	}
+	if u := p.Steps[6].Params.(plan.StackUpdateParams); u.ChangeSetStep != "stack.change-set" || u.Stack != "shop-staging" {
+		t.Fatalf("update = %+v", u)
+	}
+	for _, d := range p.Diagnostics {
+		if strings.Contains(d.Summary, "NoEcho") {
+			t.Fatalf("an in-place update keeps NoEcho values, yet: %+v", d)
+		}
+	}
+	// Encrypting the database replaces it: a swap.
+	cfg, env = stackEnv(v2)
+	p = mustPlan(t, cfg, env, inPlaceStack(t, strings.Replace(v2, "StorageEncrypted: true", "StorageEncrypted: false", 1)))
+	if !slices.Contains(stepIDs(p), "stack.create.temporary") || slices.Contains(stepIDs(p), "stack.change-set") {
+		t.Fatalf("a replacing change is not a swap: %v", stepIDs(p))
 	}
 }

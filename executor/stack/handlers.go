@@ -17,10 +17,74 @@ const KeyOutputs = "outputs"
 // Handlers returns the handlers of the stack steps.
 func (o *Ops) Handlers() map[plan.StepAction]executor.Handler {
 	return map[plan.StepAction]executor.Handler{
-		plan.StackCreate: &createHandler{o},
-		plan.StackDelete: &deleteHandler{o},
+		plan.StackCreate:    &createHandler{o},
+		plan.StackDelete:    &deleteHandler{o},
+		plan.StackChangeSet: &changeSetHandler{o},
+		plan.StackUpdate:    &updateHandler{o},
 	}
 }
+
+// changeSetHandler runs StackChangeSet: CreateChangeSet, which shows every
+// change with its Replacement value. Revert deletes the change set.
+type changeSetHandler struct{ o *Ops }
+
+func changeSetInput(p plan.StackChangeSetParams) ChangeSetInput {
+	return ChangeSetInput{StackName: p.Stack, ExpectedID: p.ExpectedID, TemplateBody: p.Template, Parameters: p.Parameters,
+		UsePrevious: p.UsePrevious, Capabilities: p.Capabilities}
+}
+
+func (h *changeSetHandler) Apply(ctx context.Context, sc *executor.StepContext) error {
+	p, err := executor.Params[plan.StackChangeSetParams](sc)
+	if err != nil {
+		return err
+	}
+	cs, err := h.o.CreateChangeSet(ctx, sc, changeSetInput(p))
+	if err != nil {
+		return err
+	}
+	if cs.NoChanges {
+		sc.Report(executor.Progress{Line: fmt.Sprintf("stack %s: the change set has no changes", p.Stack)})
+	}
+	return nil
+}
+
+func (h *changeSetHandler) Revert(ctx context.Context, sc *executor.StepContext) error {
+	p, err := executor.Params[plan.StackChangeSetParams](sc)
+	if err != nil {
+		return err
+	}
+	return h.o.DeleteChangeSet(ctx, sc, p.Stack)
+}
+
+// updateHandler runs StackUpdate: ExecuteChangeSet of the change set the
+// plan's ChangeSetStep created, with that step's template.
+type updateHandler struct{ o *Ops }
+
+func (h *updateHandler) Apply(ctx context.Context, sc *executor.StepContext) error {
+	p, err := executor.Params[plan.StackUpdateParams](sc)
+	if err != nil {
+		return err
+	}
+	var cs *plan.StackChangeSetParams
+	for _, s := range sc.Plan.Steps {
+		if c, ok := s.Params.(plan.StackChangeSetParams); ok && s.ID == p.ChangeSetStep {
+			cs = &c
+		}
+	}
+	if cs == nil || cs.Stack != p.Stack {
+		return fmt.Errorf("step %s executes the change set of step %s, which the plan does not hold for stack %s: the plan is malformed", sc.Step.ID, p.ChangeSetStep, p.Stack)
+	}
+	in := changeSetInput(*cs)
+	in.ExpectedID = p.ExpectedID
+	s, err := h.o.ExecuteChangeSet(ctx, sc, in)
+	if err != nil {
+		return err
+	}
+	sc.Report(executor.Progress{Line: fmt.Sprintf("stack %s is %s", s.Name, s.Status)})
+	return nil
+}
+
+func (h *updateHandler) Revert(context.Context, *executor.StepContext) error { return nil }
 
 // createHandler runs StackCreate: Create with the run's tag for a
 // temporary stack, with TagRecreatedBy for an original created again. It

@@ -63,6 +63,8 @@ func init() {
 	register[VerifyCommandParams]()
 	register[StackCreateParams]()
 	register[StackDeleteParams]()
+	register[StackChangeSetParams]()
+	register[StackUpdateParams]()
 }
 
 // Actions lists every known StepAction with its parameter type, sorted by
@@ -560,6 +562,28 @@ type StackCreateParams struct {
 	Temporary    bool              `json:"temporary,omitempty"`
 }
 
+// StackChangeSetParams create the run's change set updating Stack (the
+// stack the plan observed, ExpectedID) in place to Template with
+// Parameters; UsePrevious names the parameters that keep their value
+// (NoEcho ones, which envmig never reads).
+type StackChangeSetParams struct {
+	Stack        string            `json:"stack"`
+	ExpectedID   string            `json:"expected_id"`
+	TemplateFile string            `json:"template_file"`
+	Template     string            `json:"template"`
+	Parameters   map[string]string `json:"parameters,omitempty"`
+	UsePrevious  []string          `json:"use_previous,omitempty"`
+	Capabilities []string          `json:"capabilities,omitempty"`
+}
+
+// StackUpdateParams execute the change set the ChangeSetStep created and
+// wait until Stack is updated.
+type StackUpdateParams struct {
+	Stack         string `json:"stack"`
+	ExpectedID    string `json:"expected_id"`
+	ChangeSetStep string `json:"change_set_step"`
+}
+
 // StackDeleteParams delete the CloudFormation stack Stack and wait until it
 // is gone. An original is named with ExpectedID, the stack ID the plan
 // observed (another stack of that name is refused); Temporary deletes only
@@ -598,6 +622,8 @@ func (VerifyHTTPParams) Action() StepAction       { return VerifyHTTP }
 func (VerifyCommandParams) Action() StepAction    { return VerifyCommand }
 func (StackCreateParams) Action() StepAction      { return StackCreate }
 func (StackDeleteParams) Action() StepAction      { return StackDelete }
+func (StackChangeSetParams) Action() StepAction   { return StackChangeSet }
+func (StackUpdateParams) Action() StepAction      { return StackUpdate }
 
 // Ptr returns a pointer to v (optional parameters).
 func Ptr[T any](v T) *T { return &v }

@@ -96,6 +96,13 @@ const (
 	// StackDelete deletes a CloudFormation stack and waits until it is
 	// gone, reporting retained resources and final snapshots.
 	StackDelete StepAction = "stack.delete"
+	// StackChangeSet creates the run's change set for an in-place update
+	// of a stack and shows its changes (with Replacement per resource).
+	// Undo: delete the change set.
+	StackChangeSet StepAction = "stack.change-set"
+	// StackUpdate executes that change set and waits until the stack is
+	// updated.
+	StackUpdate StepAction = "stack.update"
 
 	// Gate is the point of no return.
 	Gate StepAction = "gate"
