@@ -447,3 +447,83 @@ func TestStackSwapCrashPointsRecover(t *testing.T) {
 	}
 	clitest.Report(t, "stack-swap crash points", map[string]any{"crash points": len(cases), "runs killed": killed})
 }
+
+// TestStackInPlaceCrashPointsRecover kills apply in the in-place path's
+// stack steps: the change set's creation (rollback deletes it: the stack,
+// its template and parameters are as they were) and its execution
+// (resume finishes the update).
+func TestStackInPlaceCrashPointsRecover(t *testing.T) {
+	v1b := strings.Replace(exampleFile(t, "env-v1.yaml"), `MaxSize: "4"`, `MaxSize: "6"`, 1)
+	cases := []struct{ step, point, recovery string }{
+		{"stack.change-set", executor.PointAccepted, "rollback"},
+		{"stack.update", executor.PointAccepted, "resume"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.step+":"+tc.point+":"+tc.recovery, func(t *testing.T) {
+			cl := seedStack(t)
+			objects := clitest.BucketObjects(t, cl, stackBucket)
+			stackBefore, worldBefore := stackWorld(t, cl)
+			c := newCLI(t, strings.NewReplacer(`"env-v2.yaml"`, `"env-v1b.yaml"`, `DBInstanceClass = "db.t3.small"`, `DBInstanceClass = "db.t3.micro"`).Replace(exampleFile(t, "staging.envmig.hcl")))
+			if err := os.WriteFile(filepath.Join(c.Dir, "env-v1b.yaml"), []byte(v1b), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			r := c.Must(exitChanges, "plan", "-detailed-exitcode", "-out", "plan.json")
+			if !strings.Contains(r.Stdout, "stack.change-set") {
+				t.Fatalf("not an in-place plan:\n%s", r.Stdout)
+			}
+			c.Bin = clitest.Bins.Crash
+			c.Env = []string{executor.CrashEnv + "=apply:" + tc.step + ":" + tc.point}
+			r = c.Run("apply", "-auto-approve", "plan.json")
+			c.Bin, c.Env = clitest.Bins.Envmig, nil
+			if !r.Killed {
+				t.Fatalf("the crash point was not reached:\n%s", r)
+			}
+			if tc.recovery == "rollback" {
+				c.Must(0, "rollback", "-auto-approve")
+				stackAfter, worldAfter := stackWorld(t, cl)
+				if stackAfter != stackBefore {
+					t.Fatalf("rollback changed the stack:\n%s\n---\n%s", stackBefore, stackAfter)
+				}
+				if diff := cmp.Diff(worldBefore, worldAfter); diff != "" {
+					t.Fatalf("rollback did not restore the world (-before +after):\n%s", diff)
+				}
+				cs, err := cl.CloudFormation.ListChangeSets(context.Background(), &cloudformation.ListChangeSetsInput{StackName: aws.String(stackName)})
+				if err != nil || len(cs.Summaries) != 0 {
+					t.Fatalf("rollback left change sets: %+v %v", cs, err)
+				}
+				return
+			}
+			r = c.Must(1, "rollback", "-auto-approve")
+			if !strings.Contains(r.Stderr, "point of no return") {
+				t.Fatalf("rollback after the gate must be refused saying why:\n%s", r)
+			}
+			c.Must(0, "resume", "-auto-approve")
+			ctx := context.Background()
+			tpl, err := cl.CloudFormation.GetTemplate(ctx, &cloudformation.GetTemplateInput{StackName: aws.String(stackName)})
+			if err != nil || aws.ToString(tpl.TemplateBody) != v1b {
+				t.Fatalf("the stack does not run the new version: %v", err)
+			}
+			st := describeStack(t, cl, stackName)
+			params := map[string]string{}
+			for _, p := range st.Parameters {
+				params[aws.ToString(p.ParameterKey)] = aws.ToString(p.ParameterValue)
+			}
+			if params["DBSnapshotIdentifier"] != "" || params["DBInstanceClass"] != "db.t3.micro" || params["EnvironmentName"] != stackName {
+				t.Fatalf("stack parameters = %v", params)
+			}
+			if diff := cmp.Diff(objects, clitest.BucketObjects(t, cl, stackBucket)); diff != "" {
+				t.Fatalf("the bucket changed (-before +after):\n%s", diff)
+			}
+			gs, err := cl.AutoScaling.DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{AutoScalingGroupNames: []string{stackGroup}})
+			if err != nil || len(gs.AutoScalingGroups) != 1 {
+				t.Fatal(err)
+			}
+			for _, i := range gs.AutoScalingGroups[0].Instances {
+				if i.LifecycleState != "InService" {
+					t.Fatalf("instance %s is %s", aws.ToString(i.InstanceId), i.LifecycleState)
+				}
+			}
+			c.Calls()
+		})
+	}
+}
