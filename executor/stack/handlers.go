@@ -14,7 +14,15 @@ import (
 // the created stack's outputs (a JSON object): the checks read them.
 const KeyOutputs = "outputs"
 
-// Handlers returns the handlers of the stack steps.
+var (
+	_ executor.Handler = (*createHandler)(nil)
+	_ executor.Handler = (*deleteHandler)(nil)
+	_ executor.Handler = (*changeSetHandler)(nil)
+	_ executor.Handler = (*updateHandler)(nil)
+)
+
+// Handlers returns the handlers of the stack steps: stack.create,
+// stack.delete, stack.change-set and stack.update.
 func (o *Ops) Handlers() map[plan.StepAction]executor.Handler {
 	return map[plan.StepAction]executor.Handler{
 		plan.StackCreate:    &createHandler{o},
