@@ -2,7 +2,7 @@
 GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: build test demo reliability bench clean
+.PHONY: build test demo demo-stack reliability bench clean
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o bin/envmig ./cmd/envmig
@@ -12,6 +12,11 @@ test:
 
 demo:
 	./scripts/demo.sh
+
+# The second act: an environment kept as a CloudFormation stack, migrated
+# by stack-swap (examples/cloudformation).
+demo-stack:
+	./scripts/demo-stack.sh
 
 reliability:
 	./scripts/reliability.sh

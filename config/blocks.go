@@ -170,7 +170,7 @@ func (l *loader) decodeTemplate(b *hcl.Block) *Template {
 	switch {
 	case fs == valid:
 		t.File = file
-		l.checkTemplateFile(file, a["file"].Expr.Range())
+		t.Body = l.checkTemplateFile(file, a["file"].Expr.Range())
 	case fs == absent && !misspelt["file"]:
 		l.errorf(b.DefRange.Ptr(), "Missing template file",
 			"The template block needs the template of the environment's new version: add file = \"env-v2.yaml\" (a path beside the spec).")
@@ -183,11 +183,12 @@ func (l *loader) decodeTemplate(b *hcl.Block) *Template {
 
 // checkTemplateFile requires a template file inside the spec's directory:
 // the template is the environment's version and is reviewed with the spec.
-func (l *loader) checkTemplateFile(file string, rng hcl.Range) {
+// It returns the file's content ("" when it cannot be read).
+func (l *loader) checkTemplateFile(file string, rng hcl.Range) string {
 	if filepath.IsAbs(file) || strings.HasPrefix(filepath.Clean(file), "..") {
 		l.errorf(&rng, "Template outside the spec's directory",
 			"%q is not beside the spec. Keep the template in the spec's directory (or below it) so that it is versioned and reviewed with the spec.", file)
-		return
+		return ""
 	}
 	path := filepath.Join(l.cfg.Dir, file)
 	fi, err := os.Stat(path)
@@ -196,7 +197,15 @@ func (l *loader) checkTemplateFile(file string, rng hcl.Range) {
 		l.errorf(&rng, "Template file not found", "Reading %q failed: %s.", path, trimPathError(err))
 	case fi.IsDir():
 		l.errorf(&rng, "Template file is a directory", "%q is a directory; name the template file itself.", path)
+	default:
+		body, err := os.ReadFile(path)
+		if err != nil {
+			l.errorf(&rng, "Cannot read the template file", "Reading %q failed: %s.", path, trimPathError(err))
+			return ""
+		}
+		return string(body)
 	}
+	return ""
 }
 
 // trimPathError drops the path an *os.PathError repeats.

@@ -81,7 +81,11 @@ type Template struct {
 	// database is restored from.
 	EnvironmentParameter string
 	SnapshotParameter    string
-	DeclRange            hcl.Range
+	// Body is the template file's content, read when the spec is loaded:
+	// the planner, which does no I/O, works from it, and a stack-swap plan
+	// carries it.
+	Body      string
+	DeclRange hcl.Range
 }
 
 // Switch kinds.

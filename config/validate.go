@@ -2,6 +2,7 @@ package config
 
 import (
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -173,8 +174,13 @@ func (l *loader) checkObjects(o string, rng hcl.Range) bool {
 	return false
 }
 
+// stackOutputRef is a ${ENVMIG_STACK_OUTPUT_<Name>} placeholder in an
+// http check's URL: a stack-swap fills it with the temporary stack's
+// output when the check runs.
+var stackOutputRef = regexp.MustCompile(`\$\{ENVMIG_STACK_OUTPUT_[A-Za-z0-9]+\}`)
+
 func (l *loader) checkURL(raw string, rng hcl.Range) {
-	u, err := url.Parse(raw)
+	u, err := url.Parse(stackOutputRef.ReplaceAllString(raw, "stack-output.invalid"))
 	switch {
 	case err != nil:
 		l.errorf(&rng, "Invalid URL", "%q is not a URL: %s. Write a full URL such as \"https://clone.example.internal/health\".", raw, err)

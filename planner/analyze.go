@@ -41,6 +41,13 @@ import (
 //	EM154 database writes are invisible to envmig    warning
 //	EM155 a run switched it off and never put it back error
 //	EM160–EM169 bucket settings (bucketsettings.go)
+//	EM180 (retired: stack-swap is supported)
+//	EM181 a template unfit for stack-swap            error (NoEcho: warning)
+//	EM182 the stack is missing or not complete       error
+//	EM183 the temporary stack name is taken          error
+//	EM184 the spec or the template leaves data out   error
+//	EM185 a change behind the stack's back           error
+//	EM186 a logical ID resolves to a retired original error
 //	EM190 a switch's resource does not exist         error
 //	EM191 a switch is already off                    warning
 type analyzer struct {

@@ -138,6 +138,15 @@ func (e *estimator) step(s *plan.Step, est *plan.Estimate, precopy map[string]in
 		return secHTTPCheck
 	case plan.VerifyCommandParams:
 		return secCommandCheck
+	case plan.StackCreateParams:
+		// CloudFormation restores the database as a restore would.
+		var gib int64
+		for _, o := range e.dbs {
+			gib += e.num(o, "allocated_storage")
+		}
+		return secRestoreBase + secRestorePerGiB*gib
+	case plan.StackDeleteParams:
+		return secDelete
 	}
 	return 0
 }
@@ -155,6 +164,9 @@ func (e *estimator) copy(p plan.BucketCopyParams, est *plan.Estimate, precopy ma
 	listing := 2 * float64(objects) / listObjectsPerSec
 	switch p.Mode {
 	case plan.CopyDelta:
+		if _, pre := precopy[p.Source]; !pre {
+			break // no pre-copy: the delta is the whole copy
+		}
 		sec := float64(precopy[p.Source])
 		rate := float64(e.num(o, "recent_objects")) / recentWindowSecond
 		brate := float64(e.num(o, "recent_bytes")) / recentWindowSecond
@@ -165,13 +177,12 @@ func (e *estimator) copy(p plan.BucketCopyParams, est *plan.Estimate, precopy ma
 		est.CopyObjects += dObj
 		est.CopyBytes += dBytes
 		return 1 + int64(listing+float64(dObj)/copyObjectsPerSec+float64(dBytes)/copyBytesPerSec)
-	default:
-		est.CopyObjects += objects
-		est.CopyBytes += bytes
-		sec := 1 + int64(listing+float64(objects)/copyObjectsPerSec+float64(bytes)/copyBytesPerSec)
-		if p.Mode == plan.CopyPrecopy {
-			precopy[p.Source] = sec
-		}
-		return sec
 	}
+	est.CopyObjects += objects
+	est.CopyBytes += bytes
+	sec := 1 + int64(listing+float64(objects)/copyObjectsPerSec+float64(bytes)/copyBytesPerSec)
+	if p.Mode == plan.CopyPrecopy {
+		precopy[p.Source] = sec
+	}
+	return sec
 }

@@ -42,6 +42,7 @@ func Request(cfg *config.Config, env *config.Environment, stack map[string]live.
 	for _, s := range switchTargets(env) {
 		req.Switches = append(req.Switches, s.ref())
 	}
+	swapRequest(env, &req)
 	req.Databases = uniq(req.Databases)
 	req.Buckets = uniq(req.Buckets)
 	req.Groups = uniq(req.Groups)
@@ -176,6 +177,9 @@ func dbObservation(address, id string, d *live.Database) plan.Observation {
 		"deletion_protection":    strconv.FormatBool(d.DeletionProtection),
 	}
 	addTags(o.Attrs, d.Tags)
+	if by := d.Tags[retiredTag]; by != "" {
+		o.Attrs["retired_by"] = by
+	}
 	o.Info = map[string]string{"status": d.Status, "endpoint": d.Endpoint}
 	return o
 }
@@ -366,7 +370,11 @@ func Reobserve(p *plan.Plan) live.Request {
 		case plan.KindKMSKey:
 			req.KMSKeys = append(req.KMSKeys, o.ID)
 		case plan.KindStack:
-			req.Stack = o.ID
+			if o.Address == stackAddress {
+				req.Stack = o.ID
+			} else {
+				req.StackInfo = append(req.StackInfo, o.ID)
+			}
 		}
 	}
 	req.Databases, req.Buckets = uniq(req.Databases), uniq(req.Buckets)
@@ -398,6 +406,10 @@ func Refresh(p *plan.Plan, obs *live.Observed) []plan.Observation {
 		case plan.KindKMSKey:
 			out = append(out, kmsObservation(o.ID, obs.KMSKeys[o.ID]))
 		case plan.KindStack:
+			if o.Address != stackAddress {
+				out = append(out, stackInfoObservation(o.Address, o.ID, obs.Stacks[o.ID]))
+				continue
+			}
 			var ids []string
 			for k := range o.Attrs {
 				ids = append(ids, strings.TrimPrefix(k, "resource."))

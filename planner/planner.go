@@ -40,12 +40,7 @@ func Plan(cfg *config.Config, env *config.Environment, obs *live.Observed, opts 
 		strategy = config.StrategyRenameSwap
 	}
 	t := resolve(env, obs.StackResources, obs.StackFound)
-	if strategy == config.StrategyStackSwap {
-		t.diags = append(t.diags, plan.Diagnostic{Severity: plan.SeverityError, Code: "EM180",
-			Summary: "strategy \"stack-swap\" is not supported by this envmig yet",
-			Detail:  "It builds the environment again from its new template through CloudFormation.",
-			Fix:     "Use strategy = \"rename-swap\" or \"clone-swap\" meanwhile."})
-	}
+	t.diags = append(t.diags, retiredOriginals(t, obs)...)
 	p := &plan.Plan{
 		Lineage:      opts.Lineage,
 		CreatedAt:    opts.Now.UTC(),
@@ -58,6 +53,8 @@ func Plan(cfg *config.Config, env *config.Environment, obs *live.Observed, opts 
 		Replace:      slices.Clone(opts.Replace),
 		Observations: observations(t, obs),
 	}
+	p.Observations = append(p.Observations, stackInfoObservations(env, obs)...)
+	sort.Slice(p.Observations, func(i, j int) bool { return p.Observations[i].Address < p.Observations[j].Address })
 	dbs := make([]dbPlan, 0, len(t.dbs))
 	for _, d := range t.dbs {
 		dbs = append(dbs, diffDatabase(d, obs.Databases[d.id], obs.KMSKeys))
@@ -79,6 +76,33 @@ func Plan(cfg *config.Config, env *config.Environment, obs *live.Observed, opts 
 		migrate = migrate || b.res.Action == plan.ActionMigrate
 		changes = changes || b.res.Action != plan.ActionNoOp
 	}
+	var sw *swap
+	if strategy == config.StrategyStackSwap {
+		sa := &analyzer{}
+		sw = planSwap(env, t, obs, sa)
+		t.diags = append(t.diags, sa.diags...)
+		for i := range dbs {
+			dbs[i].res.Action, dbs[i].res.Reasons, dbs[i].res.Changes = plan.ActionNoOp, nil, nil
+		}
+		for i := range buckets {
+			buckets[i].res.Action, buckets[i].res.Reasons, buckets[i].res.Changes = plan.ActionNoOp, nil, nil
+		}
+		migrate = sw != nil && sw.changed
+		changes = migrate
+		if migrate && !sw.inPlace {
+			markSwap(sw, dbs, buckets)
+		}
+	} else {
+		t.diags = append(t.diags, behindTheStack(env, t, dbs, obs)...)
+		for _, h := range env.Migration.Verify.HTTP {
+			if plan.StackOutputRef.MatchString(h.URL) {
+				t.diags = append(t.diags, plan.Diagnostic{Severity: plan.SeverityError, Code: codeSwapTemplate, Resource: "verify.http." + h.Name,
+					Summary: fmt.Sprintf("http check %q names a stack output, which only stack-swap has", h.Name),
+					Detail:  "${ENVMIG_STACK_OUTPUT_<Name>} is the temporary stack's output; strategy " + strategy + " creates no stack.",
+					Fix:     "Write the URL of the clone, or use strategy = \"stack-swap\"."})
+			}
+		}
+	}
 	if migrate && strategy == config.StrategyCloneSwap {
 		cloneEverything(dbs, buckets)
 	}
@@ -93,7 +117,7 @@ func Plan(cfg *config.Config, env *config.Environment, obs *live.Observed, opts 
 	a.services(t.services, obs, migrate)
 	a.switches(switches, obs, migrate)
 	var copies []bucketCopy
-	if migrate {
+	if migrate && sw == nil {
 		copies = b.bucketCopies(buckets, a)
 	}
 	a.buckets(buckets, copies, obs)
@@ -111,6 +135,13 @@ func Plan(cfg *config.Config, env *config.Environment, obs *live.Observed, opts 
 			"Add a service block naming the Auto Scaling group in front of the data.")
 	}
 
+	if sw != nil && sw.changed {
+		r := plan.Resource{Address: stackAddress, Kind: plan.KindStack, Name: sw.name, ID: sw.name, Action: plan.ActionMigrate, Reasons: sw.reasons}
+		if sw.inPlace {
+			r.Action = plan.ActionUpdate
+		}
+		p.Resources = append(p.Resources, r)
+	}
 	for _, d := range dbs {
 		p.Resources = append(p.Resources, d.res)
 	}
@@ -137,7 +168,14 @@ func Plan(cfg *config.Config, env *config.Environment, obs *live.Observed, opts 
 	}
 	p.Diagnostics = sortDiagnostics(a.diags)
 	if changes && len(p.Errors()) == 0 {
-		p.Steps = b.steps(dbs, buckets, t.services, switches, copies, migrate)
+		switch {
+		case sw != nil && sw.inPlace:
+			p.Steps = b.stackUpdateSteps(sw, dbs, t.services, switches)
+		case sw != nil:
+			p.Steps = b.swapSteps(sw, dbs, buckets, t.services, switches)
+		default:
+			p.Steps = b.steps(dbs, buckets, t.services, switches, copies, migrate)
+		}
 		p.Leftovers = b.leftovers
 	}
 	newEstimator(p.Observations).run(p)

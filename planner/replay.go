@@ -50,6 +50,13 @@ func Replay(p *plan.Plan) *live.Observed {
 			k, sw := replaySwitch(o)
 			obs.Switches[k] = sw
 		case plan.KindStack:
+			if o.Address != stackAddress {
+				if obs.Stacks == nil {
+					obs.Stacks = map[string]*live.StackInfo{}
+				}
+				obs.Stacks[o.ID] = replayStackInfo(o)
+				continue
+			}
 			obs.StackFound = o.Exists
 			obs.StackResources = map[string]live.StackResource{}
 			for k, v := range o.Attrs {
@@ -112,6 +119,9 @@ func replayDatabase(o plan.Observation) *live.Database {
 	d.PubliclyAccessible = a["publicly_accessible"] == "true"
 	d.DeletionProtection = a["deletion_protection"] == "true"
 	d.Status, d.Endpoint = o.Info["status"], o.Info["endpoint"]
+	if by := a["retired_by"]; by != "" {
+		d.Tags[retiredTag] = by
+	}
 	return d
 }
 

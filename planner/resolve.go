@@ -92,7 +92,7 @@ func resolve(env *config.Environment, stack map[string]live.StackResource, stack
 		addr := "database." + d.Name
 		id := d.Identifier
 		if id == "" {
-			id = physical(addr, d.LogicalID, cfnDBInstance)
+			id = unretire(physical(addr, d.LogicalID, cfnDBInstance), m)
 		}
 		if id == "" {
 			continue

@@ -97,6 +97,7 @@ func planScope(path string) (iampolicy.Scope, error) {
 		switch q := st.Params.(type) {
 		case plan.DBSnapshotParams:
 			add(&s.Snapshots, q.Snapshot)
+			add(&s.Databases, q.Identifier)
 		case plan.DBCopySnapshotParams:
 			add(&s.Snapshots, q.Source, q.Snapshot)
 		case plan.DBRestoreParams:
@@ -106,12 +107,29 @@ func planScope(path string) (iampolicy.Scope, error) {
 			s.ManagedPasswords = s.ManagedPasswords || q.ManagedPassword
 		case plan.DBDeleteParams:
 			add(&s.Snapshots, q.FinalSnapshot)
+			add(&s.Databases, q.Identifier)
+		case plan.BucketCopyParams:
+			add(&s.Buckets, q.Source, q.Destination)
+		case plan.VerifyBucketParams:
+			add(&s.Buckets, q.Source, q.Destination)
+		case plan.BucketCreateParams:
+			add(&s.Buckets, q.Bucket)
+		case plan.BucketDeleteParams:
+			add(&s.Buckets, q.Bucket)
 		case plan.DBDeleteSnapshotParams:
 			add(&s.Snapshots, q.Snapshot)
 		case plan.DBModifyParams:
 			add(&s.ParameterGroups, q.Change.ParameterGroup)
 		case plan.DBUpdateParams:
 			add(&s.ParameterGroups, q.Change.ParameterGroup)
+		case plan.StackCreateParams:
+			add(&s.Stacks, q.Stack)
+		case plan.StackChangeSetParams:
+			add(&s.Stacks, q.Stack)
+		case plan.StackUpdateParams:
+			add(&s.Stacks, q.Stack)
+		case plan.StackDeleteParams:
+			add(&s.Stacks, q.Stack)
 		}
 	}
 	for _, l := range p.Leftovers {
@@ -166,6 +184,15 @@ func (g *globals) specScope(v varFlags, envName string) (iampolicy.Scope, error)
 		s.Databases = append(s.Databases, req.Databases...)
 		s.Buckets = append(s.Buckets, req.Buckets...)
 		s.Groups = append(s.Groups, req.Groups...)
+		if e.Migration.Strategy == config.StrategyStackSwap {
+			// The stacks, and what CloudFormation names after them (the
+			// template derives every name from the stack's name).
+			tmp := planner.SwapTemporaryStack(e)
+			s.Stacks = append(s.Stacks, e.Stack, tmp)
+			s.Databases = append(s.Databases, e.Stack+"*")
+			s.Buckets = append(s.Buckets, e.Stack+"*")
+			s.Groups = append(s.Groups, e.Stack+"*")
+		}
 	}
 	return s, nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/envmig/envmig/executor/check"
 	"github.com/envmig/envmig/executor/database"
 	"github.com/envmig/envmig/executor/group"
+	"github.com/envmig/envmig/executor/stack"
 	"github.com/envmig/envmig/executor/switches"
 	"github.com/envmig/envmig/internal/awsclient"
 	"github.com/envmig/envmig/planner/plan"
@@ -32,6 +33,8 @@ func (g *globals) handlers(cl *awsclient.Clients, p *plan.Plan, autoApprove bool
 	maps.Copy(h, bucket.Handlers(s3For, bo))
 	frozen := &check.Frozen{Groups: cl.AutoScaling, DBs: cl.RDS, Buckets: bucket.NewGuards(s3For, bo), Switches: switches.NewChecker(sw, switches.Options{})}
 	maps.Copy(h, check.Handlers(frozen))
+	ops := &stack.Ops{CF: cl.CloudFormation, S3: cl.S3, RDS: cl.RDS}
+	maps.Copy(h, ops.Handlers())
 	h[plan.Preflight] = executor.HandlerFunc(func(ctx context.Context, sc *executor.StepContext) error {
 		return checkIdentity(ctx, cl, sc.Plan)
 	})

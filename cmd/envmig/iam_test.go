@@ -69,6 +69,12 @@ func wildcard(res string) bool {
 	if i := strings.Index(res, ":autoScalingGroup:*:autoScalingGroupName/"); i >= 0 {
 		return strings.Contains(res[:i], "*") || strings.Contains(res[i+len(":autoScalingGroup:*:autoScalingGroupName/"):], "*")
 	}
+	if i := strings.Index(res, ":stack/"); i >= 0 && strings.HasPrefix(res, "arn:aws:cloudformation:") {
+		// stack/NAME/* names one stack: the * is its ID, which a stack
+		// gets only when it is created.
+		name, id, _ := strings.Cut(res[i+len(":stack/"):], "/")
+		return strings.Contains(res[:i], "*") || strings.Contains(name, "*") || id != "*"
+	}
 	return strings.Contains(res, "*")
 }
 

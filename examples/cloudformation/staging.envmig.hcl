@@ -27,6 +27,13 @@ environment "staging" {
     temporary_suffix = "-envmig"
     verify {
       objects = "checksum"
+      # Runs against the temporary stack before the point of no return: its
+      # outputs are ENVMIG_STACK_OUTPUT_<Name>, its database and buckets
+      # ENVMIG_DATABASE_MAIN and ENVMIG_BUCKET_UPLOADS. Compare row counts
+      # or key tables with the original here.
+      command "outputs" {
+        run = "test \"$ENVMIG_STACK_OUTPUT_UploadsBucket\" = \"$ENVMIG_BUCKET_UPLOADS\""
+      }
     }
   }
 }

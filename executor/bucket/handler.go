@@ -358,7 +358,8 @@ func (h *UpdateHandler) Apply(ctx context.Context, sc *executor.StepContext) err
 func (h *UpdateHandler) Revert(context.Context, *executor.StepContext) error { return nil }
 
 // DeleteHandler runs BucketDelete: it empties the bucket (every version and
-// delete marker) and deletes it. A bucket already gone is done. With a
+// delete marker) and deletes it (with KeepBucket, only empties it: its
+// CloudFormation stack deletes it). A bucket already gone is done. With a
 // Guard (an original whose objects live on in a verified copy), the
 // original is first checked against its manifest, and only what the
 // manifest lists is deleted: whatever was written since stays, the bucket
@@ -402,7 +403,17 @@ func (h *DeleteHandler) Apply(ctx context.Context, sc *executor.StepContext) err
 		defer r.Close()
 		opts.Only = r
 	}
-	res, err := DeleteBucket(ctx, c, name, opts)
+	del := DeleteBucket
+	if p.KeepBucket {
+		// Its CloudFormation stack deletes the bucket itself.
+		del = func(ctx context.Context, api EmptyAPI, bucket string, opts EmptyOptions) (Emptied, error) {
+			if ok, err := exists(ctx, api, bucket); err != nil || !ok {
+				return Emptied{}, err
+			}
+			return EmptyBucket(ctx, api, bucket, opts)
+		}
+	}
+	res, err := del(ctx, c, name, opts)
 	if err != nil {
 		return err
 	}

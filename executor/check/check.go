@@ -9,6 +9,7 @@ package check
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +17,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/envmig/envmig/executor"
@@ -36,6 +38,24 @@ func (h *HTTP) Apply(ctx context.Context, sc *executor.StepContext) error {
 		return err
 	}
 	url, want := p.URL, p.Status
+	if p.StackOutputs != "" {
+		outs, err := StackOutputs(sc, p.StackOutputs)
+		if err != nil {
+			return err
+		}
+		var missing []string
+		url = plan.StackOutputRef.ReplaceAllStringFunc(url, func(ref string) string {
+			name := plan.StackOutputRef.FindStringSubmatch(ref)[1]
+			v, ok := outs[name]
+			if !ok {
+				missing = append(missing, name)
+			}
+			return v
+		})
+		if len(missing) > 0 {
+			return fmt.Errorf("probe %s: the stack has no output %s", p.URL, strings.Join(missing, ", "))
+		}
+	}
 	if want == 0 {
 		want = http.StatusOK
 	}
@@ -94,6 +114,15 @@ func (c *Command) Apply(ctx context.Context, sc *executor.StepContext) error {
 	for _, k := range slices.Sorted(maps.Keys(p.Env)) {
 		env = append(env, k+"="+p.Env[k])
 	}
+	if p.StackOutputs != "" {
+		outs, err := StackOutputs(sc, p.StackOutputs)
+		if err != nil {
+			return err
+		}
+		for _, k := range slices.Sorted(maps.Keys(outs)) {
+			env = append(env, "ENVMIG_STACK_OUTPUT_"+k+"="+outs[k])
+		}
+	}
 	err = shellcmd.Run(ctx, shellcmd.Command{
 		Script: p.Run, Env: env, Timeout: c.Timeout, WaitDelay: c.WaitDelay,
 		Line: func(line string) { sc.Report(executor.Progress{Line: "| " + line}) },
@@ -118,4 +147,18 @@ func Handlers(frozen *Frozen) map[plan.StepAction]executor.Handler {
 		plan.VerifyCommand: &Command{},
 		plan.VerifyFrozen:  frozen,
 	}
+}
+
+// StackOutputs returns the outputs the stack.create step stepID recorded
+// (under the key "outputs", a JSON object).
+func StackOutputs(sc *executor.StepContext, stepID string) (map[string]string, error) {
+	raw := sc.StepValue(stepID, "outputs")
+	if raw == "" {
+		return nil, fmt.Errorf("check %s: step %s recorded no stack outputs; run it first", sc.Step.ID, stepID)
+	}
+	var out map[string]string
+	if err := json.Unmarshal([]byte(raw), &out); err != nil {
+		return nil, fmt.Errorf("check %s: the outputs step %s recorded: %w", sc.Step.ID, stepID, err)
+	}
+	return out, nil
 }

@@ -71,6 +71,36 @@ func TestHTTPCheck(t *testing.T) {
 	}
 }
 
+// A stack-swap's http check probes the temporary stack through its
+// outputs, recorded by the stack.create step.
+func TestHTTPCheckFillsStackOutputs(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/shop-staging-envmig/health" {
+			w.WriteHeader(http.StatusOK)
+			return
+		}
+		w.WriteHeader(http.StatusNotFound)
+	}))
+	defer srv.Close()
+	run := func(url string) error {
+		s := plan.Step{ID: "verify.http.x", Action: plan.VerifyHTTP, Params: plan.VerifyHTTPParams{URL: url, Status: 200, Timeout: "2s", StackOutputs: "stack.create.temporary"}}
+		sc := executor.NewStepContext(&plan.Plan{}, s, "apply", nil)
+		sc.TestHooks(func(id, key string) string {
+			if id == "stack.create.temporary" && key == "outputs" {
+				return `{"WebURL":"` + srv.URL + `","Stack":"shop-staging-envmig"}`
+			}
+			return ""
+		}, nil, nil)
+		return (&HTTP{}).Apply(context.Background(), sc)
+	}
+	if err := run("${ENVMIG_STACK_OUTPUT_WebURL}/${ENVMIG_STACK_OUTPUT_Stack}/health"); err != nil {
+		t.Fatal(err)
+	}
+	if err := run("${ENVMIG_STACK_OUTPUT_Nope}/health"); err == nil || !strings.Contains(err.Error(), "no output Nope") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
 func TestCommandCheckSeesTheCloneAndItsOutputIsNotInTheError(t *testing.T) {
 	var lines []string
 	run := func(script string) error {

@@ -352,7 +352,8 @@ func (o *Ops) report(ctx context.Context, sc *executor.StepContext, name, id str
 }
 
 // finalSnapshot finds the newest manual snapshot of instance made since
-// the delete began ("" when none, or no RDS client).
+// the delete began ("" when none, or no RDS client). envmig's own
+// snapshots (named envmig-<run>-...) are not CloudFormation's.
 func (o *Ops) finalSnapshot(ctx context.Context, instance string, since time.Time) (string, error) {
 	if o.RDS == nil || instance == "" {
 		return "", nil
@@ -370,6 +371,9 @@ func (o *Ops) finalSnapshot(ctx context.Context, instance string, since time.Tim
 		for i := range page.DBSnapshots {
 			sn := &page.DBSnapshots[i]
 			created := aws.ToTime(sn.SnapshotCreateTime)
+			if strings.HasPrefix(aws.ToString(sn.DBSnapshotIdentifier), "envmig-") {
+				continue // a run's own snapshot (taken just before), not CloudFormation's
+			}
 			if !since.IsZero() && created.Before(since.Add(-time.Minute)) {
 				continue
 			}

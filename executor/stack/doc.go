@@ -17,6 +17,11 @@
 // path creates a change set (CreateChangeSet), shows every change with its
 // Replacement value, and executes it (ExecuteChangeSet).
 //
+// Ops.Handlers wraps them as the handlers of the plan's stack.create,
+// stack.delete, stack.change-set and stack.update steps (planner's
+// stack-swap and its in-place path); stack.create records the stack's
+// outputs for the checks.
+//
 // Every wait uses the SDK's waiters (StackCreateComplete,
 // StackDeleteComplete, StackUpdateComplete, ChangeSetCreateComplete),
 // reporting each observation through StepContext.Report; when one runs

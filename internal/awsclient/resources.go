@@ -96,6 +96,8 @@ func Resources(serviceID string, params any) []string {
 		for _, id := range strs("Resources") {
 			add("instance", id)
 		}
+	case "CloudFormation":
+		add("stack", str("StackName")) // a name, or a stack ID (an ARN)
 	}
 	return out
 }

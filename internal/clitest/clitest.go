@@ -330,7 +330,7 @@ func PolicyMissing() []string {
 	for a := range actions {
 		all = append(all, a)
 	}
-	return iampolicy.For(iampolicy.Scope{Databases: []string{"*"}, Buckets: []string{"*"}, Groups: []string{"*"}}).Missing(all)
+	return iampolicy.For(iampolicy.Scope{Databases: []string{"*"}, Buckets: []string{"*"}, Groups: []string{"*"}, Stacks: []string{"*"}}).Missing(all)
 }
 
 // ActionsSeen counts the distinct IAM actions recorded.

@@ -67,6 +67,8 @@ func ARN(res, account, region string) string {
 		return fmt.Sprintf("arn:aws:autoscaling:%s:%s:autoScalingGroup:00000000-0000-0000-0000-000000000000:autoScalingGroupName/%s", region, account, name)
 	case "instance":
 		return fmt.Sprintf("arn:aws:ec2:%s:%s:instance/%s", region, account, name)
+	case "stack":
+		return fmt.Sprintf("arn:aws:cloudformation:%s:%s:stack/%s/00000000-0000-0000-0000-000000000000", region, account, name)
 	}
 	return res
 }

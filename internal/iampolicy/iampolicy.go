@@ -38,6 +38,9 @@ type Scope struct {
 	// ManagedPasswords is whether an Exact scope restores a database with
 	// an RDS-managed master password (a clone's).
 	ManagedPasswords bool
+	// Stacks are the CloudFormation stacks a stack-swap creates and
+	// deletes: an environment's stack and its temporary name.
+	Stacks []string
 }
 
 // s3Actions maps S3 operations to IAM actions.
@@ -189,6 +192,17 @@ var (
 		"ecs:UpdateService", "ecs:TagResource", "ecs:UntagResource", "application-autoscaling:RegisterScalableTarget",
 		"lambda:UpdateEventSourceMapping", "lambda:TagResource", "lambda:UntagResource",
 	}
+	// stackActions are the stack operations of stack-swap and of the
+	// in-place path (change sets). CloudFormation creates and deletes the
+	// template's resources with the caller's permissions unless the stack
+	// has a service role: rds:CreateDBInstance and the like are the
+	// template's, not listed here.
+	stackActions = []string{
+		"cloudformation:CreateStack", "cloudformation:DeleteStack", "cloudformation:DescribeStacks",
+		"cloudformation:DescribeStackEvents", "cloudformation:GetTemplate", "cloudformation:ListStackResources",
+		"cloudformation:CreateChangeSet", "cloudformation:DescribeChangeSet", "cloudformation:ExecuteChangeSet",
+		"cloudformation:DeleteChangeSet", "cloudformation:TagResource",
+	}
 	kmsActions = []string{"kms:DescribeKey", "kms:CreateGrant", "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"}
 )
 
@@ -251,6 +265,11 @@ func For(s Scope) Policy {
 		add("EnvmigCloneMasterPasswords", []string{"secretsmanager:CreateSecret", "secretsmanager:TagResource"},
 			[]string{fmt.Sprintf("arn:aws:secretsmanager:%s:%s:secret:rds!*", region, acct)}, nil)
 	}
+	var stacks []string
+	for _, st := range s.Stacks {
+		stacks = append(stacks, fmt.Sprintf("arn:aws:cloudformation:%s:%s:stack/%s/*", region, acct, st))
+	}
+	add("EnvmigStacks", stackActions, stacks, nil)
 	add("EnvmigKeysThroughRDS", kmsActions, []string{fmt.Sprintf("arn:aws:kms:%s:%s:key/*", region, acct)},
 		map[string]any{"StringEquals": map[string]string{"kms:ViaService": fmt.Sprintf("rds.%s.amazonaws.com", region)}})
 	return p

@@ -137,3 +137,28 @@ func TestDestructiveActions(t *testing.T) {
 		}
 	}
 }
+
+// A stack-swap's policy covers the stack operations on its stack and the
+// temporary one, and no other stack; a policy without stacks has none.
+func TestPolicyCoversTheStacksOfAStackSwap(t *testing.T) {
+	p := For(Scope{Account: "123456789012", Region: "us-east-1", Stacks: []string{"shop-staging", "shop-staging-envmig"}})
+	var st *Statement
+	for i := range p.Statement {
+		if p.Statement[i].Sid == "EnvmigStacks" {
+			st = &p.Statement[i]
+		}
+	}
+	if st == nil {
+		t.Fatal("no statement for the stacks")
+	}
+	want := []string{"arn:aws:cloudformation:us-east-1:123456789012:stack/shop-staging-envmig/*", "arn:aws:cloudformation:us-east-1:123456789012:stack/shop-staging/*"}
+	if diff := cmp.Diff(want, st.Resource); diff != "" {
+		t.Fatalf("resources (-want +got):\n%s", diff)
+	}
+	if m := p.Missing([]string{"cloudformation:CreateStack", "cloudformation:DeleteStack", "cloudformation:DescribeStackEvents", "cloudformation:GetTemplate"}); len(m) != 0 {
+		t.Fatalf("missing %v", m)
+	}
+	if m := For(Scope{}).Missing([]string{"cloudformation:CreateStack"}); len(m) != 1 {
+		t.Fatal("a policy without stacks allows creating one")
+	}
+}

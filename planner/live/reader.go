@@ -2,6 +2,7 @@ package live
 
 import (
 	"context"
+	"fmt"
 	"github.com/envmig/envmig/internal/s3settings"
 	"slices"
 	"sync"
@@ -220,6 +221,25 @@ func (r *Reader) Observe(ctx context.Context, req Request) (*Observed, error) {
 			mu.Lock()
 			defer mu.Unlock()
 			obs.Switches[SwitchKey(s.Kind, s.Ref)] = sw
+			return nil
+		})
+	}
+	for _, name := range distinct(req.StackInfo) {
+		g.Go(func() error {
+			cf, ok := r.CloudFormation.(StackInfoAPI)
+			if !ok {
+				return fmt.Errorf("reading stack %s in full needs a CloudFormation client that can describe stacks", name)
+			}
+			info, err := ReadStackInfo(ctx, cf, name)
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if obs.Stacks == nil {
+				obs.Stacks = map[string]*StackInfo{}
+			}
+			obs.Stacks[name] = info
 			return nil
 		})
 	}

@@ -2,6 +2,8 @@ package live
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"time"
 
@@ -37,6 +39,8 @@ type StackInfo struct {
 	// Template is the body of the template the stack runs, as submitted
 	// (GetTemplate, stage Original): YAML stays YAML.
 	Template string
+	// TemplateDigest is "sha256:<hex>" of Template ("" when there is none).
+	TemplateDigest string
 	// Parameters are the stack's parameter values; NoEcho ones read as
 	// "****" (stack.MaskedValue). CloudFormation masks them; moto does not,
 	// so ReadStackInfo masks them itself from the template's NoEcho flags,
@@ -45,7 +49,12 @@ type StackInfo struct {
 	// TemplateError says why the template could not be read ("" when it
 	// was).
 	TemplateError string
-	Outputs       map[string]string
+	// DBProperties are, per DB instance of the template (by logical ID),
+	// the settings the template gives it (DBProperties), evaluated with
+	// the stack's parameters and rendered (stack.Render): what the stack
+	// believes of its database. Absent properties are left out.
+	DBProperties map[string]map[string]string
+	Outputs      map[string]string
 	// Resources by logical ID (those whose deletion completed left out).
 	Resources             map[string]StackResourceInfo
 	Tags                  map[string]string
@@ -118,7 +127,10 @@ func ReadStackInfo(ctx context.Context, cf StackInfoAPI, name string) (*StackInf
 		return nil, readError(what+" template", "cloudformation:GetTemplate", err)
 	}
 	info.Template = aws.ToString(tpl.TemplateBody)
-	maskNoEcho(info)
+	info.TemplateDigest = TemplateDigest(info.Template)
+	if t := maskNoEcho(info); t != nil {
+		info.DBProperties = dbProperties(t, info)
+	}
 	p := cloudformation.NewListStackResourcesPaginator(cf, &cloudformation.ListStackResourcesInput{StackName: aws.String(info.ID)})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
@@ -140,10 +152,20 @@ func ReadStackInfo(ctx context.Context, cf StackInfoAPI, name string) (*StackInf
 	return info, nil
 }
 
+// TemplateDigest is the digest a plan records of a template body: the
+// stack's, and the spec's new version, compare by it.
+func TemplateDigest(body string) string {
+	if body == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(body))
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
 // maskNoEcho replaces the values of NoEcho parameters by
 // stack.MaskedValue: a secret is never observed, so it can never reach a
 // plan. When the template cannot be read, every value is masked.
-func maskNoEcho(info *StackInfo) {
+func maskNoEcho(info *StackInfo) *stack.Template {
 	t, err := stack.Parse([]byte(info.Template))
 	if err != nil {
 		info.TemplateError = err.Error()
@@ -153,4 +175,29 @@ func maskNoEcho(info *StackInfo) {
 			info.Parameters[name] = stack.MaskedValue
 		}
 	}
+	return t
+}
+
+// DBProperties are the DB instance properties a stack's template is
+// compared on with a spec's database settings.
+var DBProperties = []string{"Engine", "EngineVersion", "DBInstanceClass", "AllocatedStorage", "StorageEncrypted", "KmsKeyId", "MultiAZ"}
+
+// dbProperties evaluates t with the stack's parameters and returns its DB
+// instances' DBProperties (nil when it cannot be evaluated).
+func dbProperties(t *stack.Template, info *StackInfo) map[string]map[string]string {
+	ev, err := stack.Evaluate(t, stack.Inputs{StackName: info.Name, Parameters: info.Parameters})
+	if err != nil {
+		return nil
+	}
+	out := map[string]map[string]string{}
+	for _, r := range t.ResourcesOfType(stack.TypeDBInstance) {
+		props := map[string]string{}
+		for _, k := range DBProperties {
+			if v, ok := ev.Resources[r.LogicalID].Props[k]; ok {
+				props[k] = stack.Render(v)
+			}
+		}
+		out[r.LogicalID] = props
+	}
+	return out
 }

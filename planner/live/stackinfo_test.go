@@ -53,6 +53,15 @@ func TestReadStackInfoMoto(t *testing.T) {
 	if got := info.Parameters["EnvironmentName"]; got != "shop-staging" {
 		t.Errorf("EnvironmentName = %q", got)
 	}
+	if info.TemplateDigest != live.TemplateDigest(string(body)) || !strings.HasPrefix(info.TemplateDigest, "sha256:") {
+		t.Errorf("template digest = %q", info.TemplateDigest)
+	}
+	// What the stack believes of its database, evaluated with its
+	// parameters (DBInstanceClass takes the template's default).
+	wantDB := map[string]string{"Engine": "postgres", "EngineVersion": "16.4", "DBInstanceClass": "db.t3.micro", "AllocatedStorage": "20", "StorageEncrypted": "false"}
+	if diff := cmp.Diff(wantDB, info.DBProperties["Database"]); diff != "" {
+		t.Errorf("database properties (-want +got):\n%s", diff)
+	}
 	// moto does not mask NoEcho values; ReadStackInfo does.
 	if got := info.Parameters["DBPassword"]; got != stack.MaskedValue {
 		t.Errorf("the NoEcho parameter reads %q, want it masked", got)

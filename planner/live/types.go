@@ -34,6 +34,9 @@ type Observed struct {
 	// StackFound is false when the environment names a stack that does not
 	// exist.
 	StackFound bool
+	// Stacks are the stacks read in full (Request.StackInfo), by name; a
+	// stack that does not exist is present with Exists false.
+	Stacks map[string]*StackInfo
 	// Switches by SwitchKey(kind, ref).
 	Switches map[string]*Switch
 }
@@ -267,7 +270,10 @@ type StackResource struct {
 type Request struct {
 	// Stack, when set, is the CloudFormation stack whose resources are
 	// reported in Observed.StackResources.
-	Stack     string
+	Stack string
+	// StackInfo are stacks to read in full (template, parameters,
+	// outputs): a stack-swap's original and its temporary name.
+	StackInfo []string
 	Databases []string // DB instance identifiers
 	Buckets   []string // bucket names
 	Groups    []string // Auto Scaling group names

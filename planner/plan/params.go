@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"regexp"
 	"sort"
 	"strconv"
 	"time"
@@ -60,6 +61,10 @@ func init() {
 	register[VerifyFrozenParams]()
 	register[VerifyHTTPParams]()
 	register[VerifyCommandParams]()
+	register[StackCreateParams]()
+	register[StackDeleteParams]()
+	register[StackChangeSetParams]()
+	register[StackUpdateParams]()
 }
 
 // Actions lists every known StepAction with its parameter type, sorted by
@@ -455,6 +460,9 @@ type BucketDeleteParams struct {
 	Region            string       `json:"region,omitempty"`
 	Guard             *BucketGuard `json:"guard,omitempty"`
 	KeepModifiedAfter time.Time    `json:"keep_modified_after,omitzero"`
+	// KeepBucket empties Bucket (by Guard's manifest) and leaves the
+	// bucket itself: its CloudFormation stack deletes it.
+	KeepBucket bool `json:"keep_bucket,omitempty"`
 }
 
 // DBExpect are the settings verify.database checks; empty fields are not
@@ -531,18 +539,76 @@ type VerifyFrozenParams struct {
 }
 
 // VerifyHTTPParams probe URL and expect Status within Timeout (a Go
-// duration).
+// duration). StackOutputs, when set, names the stack.create step whose
+// recorded outputs replace each ${ENVMIG_STACK_OUTPUT_<Name>} in URL.
 type VerifyHTTPParams struct {
-	URL     string `json:"url"`
-	Status  int    `json:"status"`
-	Timeout string `json:"timeout,omitempty"`
+	URL          string `json:"url"`
+	Status       int    `json:"status"`
+	Timeout      string `json:"timeout,omitempty"`
+	StackOutputs string `json:"stack_outputs,omitempty"`
 }
+
+// StackOutputRef matches a ${ENVMIG_STACK_OUTPUT_<Name>} placeholder
+// (written $${ENVMIG_STACK_OUTPUT_<Name>} in HCL); group 1 is the output's
+// name.
+var StackOutputRef = regexp.MustCompile(`\$\{ENVMIG_STACK_OUTPUT_([A-Za-z0-9]+)\}`)
 
 // VerifyCommandParams run the spec's check command Run with Env added to
 // its environment (the clone's names: ENVMIG_DATABASE_<NAME>, ...).
+// StackOutputs, when set, names the stack.create step whose recorded
+// outputs are added as ENVMIG_STACK_OUTPUT_<Name>.
 type VerifyCommandParams struct {
-	Run string            `json:"run"`
-	Env map[string]string `json:"env,omitempty"`
+	Run          string            `json:"run"`
+	Env          map[string]string `json:"env,omitempty"`
+	StackOutputs string            `json:"stack_outputs,omitempty"`
+}
+
+// StackCreateParams create the CloudFormation stack Stack from Template
+// (the template file's body, as reviewed) with Parameters, and wait until
+// it is created. Temporary marks the run's own temporary stack (tagged
+// envmig:run); otherwise the stack is an original created again under its
+// name (tagged envmig:recreated-by). Its outputs are recorded for the
+// checks.
+type StackCreateParams struct {
+	Stack        string            `json:"stack"`
+	TemplateFile string            `json:"template_file"`
+	Template     string            `json:"template"`
+	Parameters   map[string]string `json:"parameters,omitempty"`
+	Capabilities []string          `json:"capabilities,omitempty"`
+	Temporary    bool              `json:"temporary,omitempty"`
+}
+
+// StackChangeSetParams create the run's change set updating Stack (the
+// stack the plan observed, ExpectedID) in place to Template with
+// Parameters; UsePrevious names the parameters that keep their value
+// (NoEcho ones, which envmig never reads).
+type StackChangeSetParams struct {
+	Stack        string            `json:"stack"`
+	ExpectedID   string            `json:"expected_id"`
+	TemplateFile string            `json:"template_file"`
+	Template     string            `json:"template"`
+	Parameters   map[string]string `json:"parameters,omitempty"`
+	UsePrevious  []string          `json:"use_previous,omitempty"`
+	Capabilities []string          `json:"capabilities,omitempty"`
+}
+
+// StackUpdateParams execute the change set the ChangeSetStep created and
+// wait until Stack is updated.
+type StackUpdateParams struct {
+	Stack         string `json:"stack"`
+	ExpectedID    string `json:"expected_id"`
+	ChangeSetStep string `json:"change_set_step"`
+}
+
+// StackDeleteParams delete the CloudFormation stack Stack and wait until it
+// is gone. An original is named with ExpectedID, the stack ID the plan
+// observed (another stack of that name is refused); Temporary deletes only
+// the run's own temporary stack, emptying its buckets first (they hold
+// copies).
+type StackDeleteParams struct {
+	Stack      string `json:"stack"`
+	ExpectedID string `json:"expected_id,omitempty"`
+	Temporary  bool   `json:"temporary,omitempty"`
 }
 
 func (PreflightParams) Action() StepAction        { return Preflight }
@@ -570,6 +636,10 @@ func (VerifyBucketParams) Action() StepAction     { return VerifyBucket }
 func (VerifyFrozenParams) Action() StepAction     { return VerifyFrozen }
 func (VerifyHTTPParams) Action() StepAction       { return VerifyHTTP }
 func (VerifyCommandParams) Action() StepAction    { return VerifyCommand }
+func (StackCreateParams) Action() StepAction      { return StackCreate }
+func (StackDeleteParams) Action() StepAction      { return StackDelete }
+func (StackChangeSetParams) Action() StepAction   { return StackChangeSet }
+func (StackUpdateParams) Action() StepAction      { return StackUpdate }
 
 // Ptr returns a pointer to v (optional parameters).
 func Ptr[T any](v T) *T { return &v }

@@ -88,6 +88,22 @@ const (
 	// VerifyCommand runs one of the spec's check commands; exit 0 passes.
 	VerifyCommand StepAction = "verify.command"
 
+	// StackCreate creates a CloudFormation stack from a template and waits
+	// until it is created, recording its outputs. Undo: delete it, only when
+	// it carries this run's tag, emptying its buckets first when it is the
+	// run's temporary stack.
+	StackCreate StepAction = "stack.create"
+	// StackDelete deletes a CloudFormation stack and waits until it is
+	// gone, reporting retained resources and final snapshots.
+	StackDelete StepAction = "stack.delete"
+	// StackChangeSet creates the run's change set for an in-place update
+	// of a stack and shows its changes (with Replacement per resource).
+	// Undo: delete the change set.
+	StackChangeSet StepAction = "stack.change-set"
+	// StackUpdate executes that change set and waits until the stack is
+	// updated.
+	StackUpdate StepAction = "stack.update"
+
 	// Gate is the point of no return.
 	Gate StepAction = "gate"
 )

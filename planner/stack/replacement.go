@@ -273,3 +273,12 @@ func isCollection(v any) bool {
 	}
 	return false
 }
+
+// Replaces reports whether changing property prop of a resource of type
+// typ from old to new (absent = nil) makes CloudFormation replace it, by
+// envmig's table, with the rule's citation. oldProps and newProps are the
+// resource's whole evaluated properties (nil when unknown).
+func Replaces(typ, prop string, old, new any, oldProps, newProps map[string]any) (bool, string) {
+	v := replaces(typ, prop, old, new, oldProps, newProps)
+	return v.replaces, v.rule
+}

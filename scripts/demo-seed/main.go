@@ -1,5 +1,6 @@
-// Command demo-seed creates the demo's "shop" production environment in the
-// AWS emulator that AWS_ENDPOINT_URL points at.
+// Command demo-seed creates the demo's "shop" production environment (or,
+// with -stack, examples/cloudformation's stack) in the AWS emulator that
+// AWS_ENDPOINT_URL points at.
 package main
 
 import (
@@ -16,6 +17,7 @@ func main() {
 	uploads := flag.Int("uploads", 1500, "objects in the uploads bucket")
 	assets := flag.Int("assets", 1500, "objects in the legacy assets bucket")
 	instances := flag.Int("instances", 3, "instances in the web group")
+	stackDir := flag.String("stack", "", "instead of the shop: create the stack of examples/cloudformation (this directory) from its env-v1.yaml, and fill its bucket with -uploads objects")
 	flag.Parse()
 	if os.Getenv("AWS_ENDPOINT_URL") == "" {
 		fmt.Fprintln(os.Stderr, "demo-seed: refusing to run without AWS_ENDPOINT_URL: it only seeds a local emulator")
@@ -26,6 +28,15 @@ func main() {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "demo-seed:", err)
 		os.Exit(1)
+	}
+	if *stackDir != "" {
+		o := demo.StackOptions{Dir: *stackDir, Name: "shop-staging", Bucket: "shop-staging-uploads", Objects: *uploads}
+		if err := demo.SeedStack(ctx, awsclient.New(cfg), o); err != nil {
+			fmt.Fprintln(os.Stderr, "demo-seed:", err)
+			os.Exit(1)
+		}
+		fmt.Printf("Seeded: stack %s from %s/env-v1.yaml, bucket %s (%d objects)\n", o.Name, *stackDir, o.Bucket, o.Objects)
+		return
 	}
 	if err := demo.Seed(ctx, awsclient.New(cfg), demo.Options{Uploads: *uploads, Assets: *assets, Instances: int32(*instances)}); err != nil {
 		fmt.Fprintln(os.Stderr, "demo-seed:", err)

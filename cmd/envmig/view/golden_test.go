@@ -71,6 +71,23 @@ func fixedWorld(cfg *config.Config, env *config.Environment) *live.Observed {
 		obs.Groups[name] = &live.Group{Name: name, Exists: true, MinSize: 2, MaxSize: 6, DesiredCapacity: 3,
 			Instances: []live.Instance{{ID: "i-01", LifecycleState: "InService"}, {ID: "i-02", LifecycleState: "InService"}, {ID: "i-03", LifecycleState: "InService"}}}
 	}
+	if env.Template != nil {
+		// The stack runs the template's previous version with the
+		// pipeline's parameters; no temporary stack exists.
+		info := &live.StackInfo{Name: env.Stack, Exists: true, Status: "CREATE_COMPLETE",
+			ID:             "arn:aws:cloudformation:us-east-1:123456789012:stack/" + env.Stack + "/5e1f0a20-ad1b-11ef-9c3a-0a1b2c3d4e5f",
+			TemplateDigest: "sha256:previous-version", Tags: map[string]string{},
+			Parameters: map[string]string{env.Template.EnvironmentParameter: env.Stack, env.Template.SnapshotParameter: ""},
+			Outputs:    map[string]string{}, Resources: map[string]live.StackResourceInfo{}}
+		for id, r := range obs.StackResources {
+			info.Resources[id] = live.StackResourceInfo{StackResource: r, Status: "CREATE_COMPLETE"}
+			if r.Type == "AWS::RDS::DBInstance" {
+				info.DBProperties = map[string]map[string]string{id: {"Engine": "postgres", "EngineVersion": "16.4",
+					"DBInstanceClass": "db.t3.medium", "AllocatedStorage": "20", "StorageEncrypted": "false"}}
+			}
+		}
+		obs.Stacks = map[string]*live.StackInfo{env.Stack: info, env.Stack + env.Migration.TemporarySuffix: {Name: env.Stack + env.Migration.TemporarySuffix}}
+	}
 	return obs
 }
 

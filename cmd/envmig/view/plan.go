@@ -155,7 +155,7 @@ func stepsText(b *strings.Builder, p *plan.Plan, st Style) {
 			}
 		}
 		marker := ""
-		if s.Action == plan.GroupStandby {
+		if s.Action == plan.GroupStandby && (i == 0 || !p.Steps[i-1].InStandby) {
 			marker = "  " + st.Yellow("▼ downtime starts")
 		}
 		if s.Action == plan.GroupResume {
