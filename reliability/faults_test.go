@@ -1,6 +1,7 @@
 package reliability
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -9,6 +10,7 @@ import (
 	"github.com/envmig/envmig/internal/clitest"
 	"github.com/envmig/envmig/internal/faultproxy"
 	"github.com/envmig/envmig/internal/testaws"
+	"github.com/envmig/envmig/statefile"
 )
 
 // Suite F. envmig talks to the emulator through a proxy that injects, by
@@ -52,11 +54,18 @@ func converge(t *testing.T, c *clitest.CLI, maxRounds int) int {
 			needPlan = strings.Contains(r.Stderr, "every completed step was undone")
 			continue
 		}
-		st := run("status")
+		st := run("status", "-json")
+		var journal struct{ Status string }
 		switch {
-		case strings.Contains(st.Stdout, "rolled-back"):
+		case strings.Contains(st.Stdout, "No runs recorded"):
+			// The apply failed reading AWS before it journaled anything:
+			// nothing was changed, and it can only be planned again.
 			needPlan = true
-		case strings.Contains(st.Stdout, "applied"):
+		case json.Unmarshal([]byte(st.Stdout), &journal) != nil:
+			t.Fatalf("status -json is not the journal:\n%s", st)
+		case journal.Status == statefile.RunRolledBack:
+			needPlan = true
+		case journal.Status == statefile.RunApplied:
 			return round
 		default:
 			if r := run("resume", "-auto-approve"); r.Code == 0 {
