@@ -54,18 +54,18 @@ func converge(t *testing.T, c *clitest.CLI, maxRounds int) int {
 			needPlan = strings.Contains(r.Stderr, "every completed step was undone")
 			continue
 		}
-		// The current run's status, from the journal itself: the text
-		// also lists earlier runs, rolled back ones among them.
-		var st struct {
-			Status string `json:"status"`
-		}
-		if r := run("status", "-json"); r.Code != 0 || json.Unmarshal([]byte(r.Stdout), &st) != nil {
-			continue
-		}
-		switch st.Status {
-		case statefile.RunRolledBack:
+		st := run("status", "-json")
+		var journal struct{ Status string }
+		switch {
+		case strings.Contains(st.Stdout, "No runs recorded"):
+			// The apply failed reading AWS before it journaled anything:
+			// nothing was changed, and it can only be planned again.
 			needPlan = true
-		case statefile.RunApplied:
+		case json.Unmarshal([]byte(st.Stdout), &journal) != nil:
+			t.Fatalf("status -json is not the journal:\n%s", st)
+		case journal.Status == statefile.RunRolledBack:
+			needPlan = true
+		case journal.Status == statefile.RunApplied:
 			return round
 		default:
 			if r := run("resume", "-auto-approve"); r.Code == 0 {

@@ -9,13 +9,23 @@
 // scope and the operation in their body (query protocol), target header
 // (JSON protocol) or method and path (S3), so faults speak each protocol's
 // error format and the SDK reacts as it would to AWS.
+//
+// A failing seed replays: each request draws from its own random source,
+// seeded by the seed, its operation ("rds:CreateDBSnapshot", "s3:Put") and
+// how many requests of that operation came before it, never from one
+// source shared by all requests in arrival order, which the copy's
+// concurrent workers interleave differently on every run. (Names and
+// bodies are not part of it: they hold the run's random lineage.) A
+// throttling burst throttles the next BurstLength-1 requests of the
+// operation that started it.
 package faultproxy
 
 import (
 	"bytes"
 	"fmt"
+	"hash/fnv"
 	"io"
-	"math/rand"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -32,7 +42,7 @@ type Config struct {
 	// ServerError is the rate of 500/503 responses.
 	ServerError float64
 	// ThrottleBurst is the rate at which a throttling burst starts; a
-	// burst throttles the next BurstLength requests (default 3).
+	// burst throttles BurstLength requests of one operation (default 3).
 	ThrottleBurst float64
 	BurstLength   int
 	// Reset is the rate of connections closed without a response.
@@ -61,8 +71,8 @@ type Proxy struct {
 	cfg Config
 
 	mu      sync.Mutex
-	rng     *rand.Rand
-	burst   int
+	seen    map[string]int       // operation -> its requests so far
+	burst   map[string]int       // operation -> throttles still due
 	created map[string]time.Time // resource identifier -> when created
 	stats   Stats
 }
@@ -88,7 +98,7 @@ func Start(target string, cfg Config) (*Proxy, error) {
 	if cfg.SlowDelay <= 0 {
 		cfg.SlowDelay = 500 * time.Millisecond
 	}
-	p := &Proxy{cfg: cfg, rng: rand.New(rand.NewSource(cfg.Seed)), created: map[string]time.Time{}}
+	p := &Proxy{cfg: cfg, seen: map[string]int{}, burst: map[string]int{}, created: map[string]time.Time{}}
 	rp := httputil.NewSingleHostReverseProxy(u)
 	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { p.serve(w, r, rp) }))
 	p.URL = p.srv.URL
@@ -214,18 +224,24 @@ func (p *Proxy) pick(o op) string {
 		p.stats.Permanent++
 		return "permanent"
 	}
-	if p.burst > 0 {
-		p.burst--
+	key := o.service + ":" + o.name
+	n := p.seen[key]
+	p.seen[key] = n + 1
+	if p.burst[key] > 0 {
+		p.burst[key]--
 		p.stats.Throttled++
 		return "throttle"
 	}
-	x := p.rng.Float64()
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%s#%d", key, n)
+	rng := rand.New(rand.NewPCG(uint64(p.cfg.Seed), h.Sum64()))
+	x := rng.Float64()
 	switch {
 	case x < p.cfg.ServerError:
 		p.stats.ServerErrors++
 		return "server"
 	case x < p.cfg.ServerError+p.cfg.ThrottleBurst:
-		p.burst = p.cfg.BurstLength - 1
+		p.burst[key] = p.cfg.BurstLength - 1
 		p.stats.Throttled++
 		return "throttle"
 	case x < p.cfg.ServerError+p.cfg.ThrottleBurst+p.cfg.Reset:
@@ -235,12 +251,13 @@ func (p *Proxy) pick(o op) string {
 		p.stats.Slow++
 		return "slow"
 	}
-	if o.mutating && p.rng.Float64() < p.cfg.LostResponse {
+	lost, notFound := rng.Float64(), rng.Float64()
+	if o.mutating && lost < p.cfg.LostResponse {
 		p.stats.Lost++
 		return "lost"
 	}
 	if !o.mutating && o.target != "" && isDescribe(o.name) {
-		if at, ok := p.created[o.target]; ok && time.Since(at) < p.cfg.NotFoundWindow && p.rng.Float64() < p.cfg.NotFoundAfterCreate {
+		if at, ok := p.created[o.target]; ok && time.Since(at) < p.cfg.NotFoundWindow && notFound < p.cfg.NotFoundAfterCreate {
 			p.stats.NotFound++
 			return "notfound"
 		}
@@ -278,6 +295,14 @@ func (p *Proxy) errorResponse(w http.ResponseWriter, o op, code string, status i
 		w.Header().Set("Content-Type", "application/xml")
 		w.WriteHeader(status)
 		fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>%s</Code><Message>injected fault</Message><RequestId>fault</RequestId></Error>`, code)
+	case o.service == "ec2":
+		// EC2's query protocol has its own error document.
+		if code == "Throttling" {
+			code = "RequestLimitExceeded"
+		}
+		w.Header().Set("Content-Type", "text/xml")
+		w.WriteHeader(status)
+		fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>%s</Code><Message>injected fault</Message></Error></Errors><RequestID>fault</RequestID></Response>`, code)
 	case o.service == "kms":
 		if code == "Throttling" {
 			code = "ThrottlingException"
