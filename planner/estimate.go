@@ -34,6 +34,7 @@ const (
 	secFrozen          = 10
 	secHTTPCheck       = 10
 	secCommandCheck    = 30
+	secChangeSet       = 15 // CloudFormation computes a change set
 	recentWindowSecond = 24 * 3600
 )
 
@@ -147,6 +148,10 @@ func (e *estimator) step(s *plan.Step, est *plan.Estimate, precopy map[string]in
 		return secRestoreBase + secRestorePerGiB*gib
 	case plan.StackDeleteParams:
 		return secDelete
+	case plan.StackChangeSetParams:
+		return secChangeSet
+	case plan.StackUpdateParams:
+		return secModifyOther
 	}
 	return 0
 }
