@@ -24,7 +24,7 @@ status=0
 if [ -z "$only" ]; then
   go test -count=1 -timeout 30m -run 'PowerLoss' ./statefile/ || status=1
 fi
-go test -count=1 -timeout 150m -v -run "${only:-.}" ./reliability/ >"$log" 2>&1 || status=1
+go test -count=1 -timeout 150m -v -run "${only:-.}" ./reliability/... >"$log" 2>&1 || status=1
 grep -E '^\s*--- FAIL|^(--- PASS|PASS|FAIL|ok)|figures:' "$log" || true
 if [ "$status" != 0 ]; then
   echo "the suites failed: the whole log is in $log"

@@ -15,7 +15,9 @@ echo "==> go vet"
 go vet ./...
 go vet -tags crashtest ./...
 echo "==> go test (moto: $ENVMIG_PYTHON)"
-# The reliability package runs the suites at their CI sample size (the crash
-# sample kills the snapshot, the renames and the group resume at every point):
-# it is the longest package on a loaded 2-core runner.
-go test -count=1 -timeout 40m ./...
+# The reliability packages run the suites at their CI sample size (the crash
+# sample kills the snapshot, the renames and the group resume at every point).
+# The long packages (reliability, reliability/faults, cmd/envmig and
+# cmd/envmig/e2e) each drive the binary against their own emulator and wait
+# on it much of the time, so four run at once even on a 2-core runner.
+go test -count=1 -p 4 -timeout 40m ./...

@@ -36,7 +36,7 @@ func TestRenameSwapEndToEnd(t *testing.T) {
 	if m := clitest.Mutating(c.Calls()); len(m) != 0 {
 		t.Fatalf("plan made mutating calls: %v", m)
 	}
-	policy := planPolicy(t, c, "plan.json")
+	policy := clitest.PlanPolicy(t, c, "plan.json")
 	md := c.Must(0, "show", "-markdown", "plan.json")
 	if !strings.HasPrefix(md.Stdout, "<!-- envmig-plan environment=production digest=sha256:") || len(md.Stdout) > 60000 {
 		t.Fatalf("markdown:\n%s", md.Stdout)
@@ -82,7 +82,7 @@ func TestRenameSwapEndToEnd(t *testing.T) {
 	}
 	// Everything above, cleanup included, ran with what the reviewed plan's
 	// own policy allows.
-	allowedByPlanPolicy(t, c, policy)
+	clitest.AllowedByPlanPolicy(t, c, policy)
 	clitest.NoSecrets(t, c.Dir, []string{clitest.CanaryPassword}, r, md, apply, st)
 }
 
@@ -91,7 +91,7 @@ func TestCloneSwapEndToEnd(t *testing.T) {
 	c := newCLI(t, clitest.ShopSpec("clone-swap"))
 	before := clitest.Observe(t, cl)
 	c.Must(exitChanges, "plan", "-detailed-exitcode", "-out", "plan.json")
-	policy := planPolicy(t, c, "plan.json")
+	policy := clitest.PlanPolicy(t, c, "plan.json")
 	c.Must(0, "apply", "-auto-approve", "plan.json")
 	after := clitest.Observe(t, cl)
 	if diff := cmp.Diff(before.Buckets["shop-prod-uploads"], after.Buckets["shop-prod-uploads"]); diff != "" {
@@ -111,7 +111,7 @@ func TestCloneSwapEndToEnd(t *testing.T) {
 	}
 	c.Must(0, "plan", "-detailed-exitcode")
 	c.Must(0, "cleanup", "-auto-approve")
-	allowedByPlanPolicy(t, c, policy)
+	clitest.AllowedByPlanPolicy(t, c, policy)
 }
 
 func TestStalePlanIsRefusedAndChangesNothing(t *testing.T) {

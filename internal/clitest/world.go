@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/envmig/envmig/internal/awsclient"
 	"github.com/envmig/envmig/internal/demo"
@@ -208,4 +209,31 @@ func DirDigest(t testing.TB, dir string) string {
 		t.Fatal(err)
 	}
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// CheckShopMigrated is the invariant after a finished run of ShopSpec: the
+// database encrypted and resized under its name, no clone left under its
+// temporary name, the group restored exactly, the uploads untouched, the
+// assets moved with every object identical, and exactly the run's two
+// snapshots (no duplicate).
+func CheckShopMigrated(t testing.TB, before, after World) {
+	t.Helper()
+	if got := after.Databases[demo.Database]; !strings.Contains(got, "available db.t3.large enc=true") {
+		t.Fatalf("database after the run: %s", got)
+	}
+	if _, ok := after.Databases[demo.Database+"-envmig"]; ok {
+		t.Fatal("the clone is left under its temporary name")
+	}
+	if diff := cmp.Diff(before.Groups, after.Groups); diff != "" {
+		t.Fatalf("group not restored exactly:\n%s", diff)
+	}
+	if diff := cmp.Diff(before.Buckets[demo.UploadsBucket], after.Buckets[demo.UploadsBucket]); diff != "" {
+		t.Fatalf("uploads changed:\n%s", diff)
+	}
+	if diff := cmp.Diff(before.Buckets[demo.LegacyAssets], after.Buckets[demo.Assets]); diff != "" {
+		t.Fatalf("moved objects differ from the source:\n%s", diff)
+	}
+	if len(after.Snapshots) != 2 {
+		t.Fatalf("snapshots = %v, want exactly the run's two (no duplicate)", after.Snapshots)
+	}
 }

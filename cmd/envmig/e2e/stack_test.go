@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"context"
@@ -136,14 +136,14 @@ func TestStackSwapEndToEnd(t *testing.T) {
 	if m := clitest.Mutating(c.Calls()); len(m) != 0 {
 		t.Fatalf("plan made mutating calls: %v", m)
 	}
-	policy := planPolicy(t, c, "plan.json")
+	policy := clitest.PlanPolicy(t, c, "plan.json")
 	apply := c.Must(0, "apply", "-auto-approve", "plan.json")
 	if !strings.Contains(apply.Stdout, "Apply complete!") {
 		t.Fatalf("apply:\n%s", apply)
 	}
 	// The double clone, stacks and all, ran with what the reviewed plan's
 	// own policy allows.
-	allowedByPlanPolicy(t, c, policy)
+	clitest.AllowedByPlanPolicy(t, c, policy)
 
 	snap := checkStackMigrated(t, cl, before, "db.t3.small")
 

@@ -1,4 +1,4 @@
-package reliability
+package faults
 
 import (
 	"encoding/json"
@@ -98,7 +98,7 @@ func TestFaultSuite(t *testing.T) {
 	}
 	baseTime, baseRequests := time.Since(start), base.Stats().Requests
 	base.Close()
-	CheckMigrated(t, before, clitest.Observe(t, cl))
+	clitest.CheckShopMigrated(t, before, clitest.Observe(t, cl))
 	c.Calls()
 
 	converged, rounds, duplicates := 0, 0, 0
@@ -126,7 +126,7 @@ func TestFaultSuite(t *testing.T) {
 			if n == 0 {
 				t.Fatalf("did not converge in 15 rounds; proxy %+v", s)
 			}
-			CheckMigrated(t, before, after)
+			clitest.CheckShopMigrated(t, before, after)
 			converged++
 			rounds += n
 			c.Calls()
