@@ -10,8 +10,10 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/envmig/envmig/cmd/envmig/view"
+	"github.com/envmig/envmig/config"
 	"github.com/envmig/envmig/planner"
 	"github.com/envmig/envmig/planner/live"
+	"github.com/envmig/envmig/planner/plan"
 	"github.com/envmig/envmig/statefile"
 )
 
@@ -75,7 +77,39 @@ func cloneCommand(g *globals) *cli.Command {
 	}
 }
 
+// cloneOp is one of the operations on a clone that run as a journaled
+// run of their own under the clone's journal: making it, and destroying it.
+type cloneOp struct {
+	name      string // the clone's name
+	operation string // the journal's operation
+	plan      func(*config.Config, *config.Environment, *live.Observed, string, planner.Options) (*plan.Plan, error)
+	// unfinished, question, start and done are the messages, given the
+	// environment's name and the clone journal's.
+	unfinished, question, start, done func(env, journal string) string
+	// nothing is printed when the plan has no step (nil: never empty).
+	nothing func(env string) string
+}
+
 func runClone(ctx context.Context, g *globals, o cloneOptions) error {
+	return runCloneOp(ctx, g, o, cloneOp{
+		name: o.to, operation: "clone", plan: planner.Clone,
+		unfinished: func(env, journal string) string {
+			return fmt.Sprintf("the clone %q of %q is unfinished: run `envmig resume -environment %s` to finish it, or `envmig rollback -environment %s` to remove it", o.to, env, journal, journal)
+		},
+		question: func(env, _ string) string {
+			return fmt.Sprintf("\nClone %q as %q? The originals are only read.\nOnly 'yes' will be accepted.", env, o.to)
+		},
+		start: func(env, _ string) string { return fmt.Sprintf("%s %q as %q", g.style().Bold("Cloning"), env, o.to) },
+		done: func(env, _ string) string {
+			return fmt.Sprintf("%s %q is cloned as %q; everything it created is tagged %s.", g.style().Green("Clone complete!"), env, o.to, planner.CloneTagKey)
+		},
+	})
+}
+
+// runCloneOp plans op against live AWS, shows the plan, asks, and runs it
+// journaled under the clone's journal. An unfinished run of that journal
+// is continued with resume or rollback, never planned over.
+func runCloneOp(ctx context.Context, g *globals, o cloneOptions, op cloneOp) error {
 	cfg, err := g.loadConfig(o.vars)
 	if err != nil {
 		return err
@@ -84,16 +118,15 @@ func runClone(ctx context.Context, g *globals, o cloneOptions) error {
 	if err != nil {
 		return err
 	}
-	journal := env.Name + ".clone-" + o.to
-	// An interrupted clone is continued, not planned again.
+	journal := env.Name + ".clone-" + op.name
 	j, err := g.journal(ctx, o.vars, journal)
 	if err != nil {
 		return err
 	}
 	if st, err := j.Load(); err == nil && !st.Finished() {
-		return fmt.Errorf("the clone %q of %q is unfinished: run `envmig resume -environment %s` to finish it, or `envmig rollback -environment %s` to remove it", o.to, env.Name, journal, journal)
+		return errors.New(op.unfinished(env.Name, journal))
 	}
-	if err := g.canConfirm(o.autoApprove, "clone"); err != nil {
+	if err := g.canConfirm(o.autoApprove, op.operation); err != nil {
 		return err
 	}
 	cl, err := g.awsFor(ctx, cfg)
@@ -101,14 +134,18 @@ func runClone(ctx context.Context, g *globals, o cloneOptions) error {
 		return err
 	}
 	obs, err := observe(ctx, cl, cfg, env, func(stack map[string]live.StackResource, found bool) live.Request {
-		return planner.CloneRequest(cfg, env, stack, found, o.to)
+		return planner.CloneRequest(cfg, env, stack, found, op.name)
 	})
 	if err != nil {
 		return err
 	}
-	p, err := planner.Clone(cfg, env, obs, o.to, planner.Options{Lineage: newLineage(), Now: time.Now(), Tool: version})
+	p, err := op.plan(cfg, env, obs, op.name, planner.Options{Lineage: newLineage(), Now: time.Now(), Tool: version})
 	if err != nil {
 		return err
+	}
+	if op.nothing != nil && !p.HasChanges() && len(p.Errors()) == 0 {
+		fmt.Fprintln(g.stdout, op.nothing(env.Name))
+		return nil
 	}
 	var buf bytes.Buffer
 	if err := view.PlanText(&buf, p, g.style()); err != nil {
@@ -116,19 +153,19 @@ func runClone(ctx context.Context, g *globals, o cloneOptions) error {
 	}
 	fmt.Fprint(g.stdout, g.redact(buf.String()))
 	if errs := p.Errors(); len(errs) > 0 {
-		return reportedError{exitError, errors.New("the clone plan has errors")}
+		return reportedError{exitError, fmt.Errorf("the %s plan has errors: nothing was changed", op.operation)}
 	}
 	if !o.autoApprove {
-		if err := g.ask(fmt.Sprintf("\nClone %q as %q? The originals are only read.\nOnly 'yes' will be accepted.", env.Name, o.to), "yes"); err != nil {
+		if err := g.ask(op.question(env.Name, journal), "yes"); err != nil {
 			return err
 		}
 	}
-	s, err := g.openSession(ctx, o.vars, journal, "clone", p.Lineage, o.lockTimeout, unfinished)
+	s, err := g.openSession(ctx, o.vars, journal, op.operation, p.Lineage, o.lockTimeout, unfinished)
 	if err != nil {
 		return err
 	}
 	defer s.close()
-	st := statefile.NewState(p, "clone", time.Now().UTC())
+	st := statefile.NewState(p, op.operation, time.Now().UTC())
 	if s.state != nil {
 		st.History = s.state.History
 	}
@@ -136,11 +173,11 @@ func runClone(ctx context.Context, g *globals, o cloneOptions) error {
 	if err := s.store.Save(st); err != nil {
 		return err
 	}
-	fmt.Fprintf(g.stdout, "%s %q as %q (run %s, journal %s)\n\n", g.style().Bold("Cloning"), env.Name, o.to, p.Lineage, s.store.Location())
-	// The confirmation above covers the clone's closing gate.
+	fmt.Fprintf(g.stdout, "%s (run %s, journal %s)\n\n", op.start(env.Name, journal), p.Lineage, s.store.Location())
+	// The confirmation above covers the plan's gate.
 	if err := s.execute(ctx, cl, true, modeApply); err != nil {
 		return g.finish(s, err)
 	}
-	fmt.Fprintf(g.stdout, "\n%s %q is cloned as %q; everything it created is tagged %s.\n", g.style().Green("Clone complete!"), env.Name, o.to, planner.CloneTagKey)
+	fmt.Fprintf(g.stdout, "\n%s\n", op.done(env.Name, journal))
 	return nil
 }

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -17,89 +15,31 @@ import (
 	"github.com/envmig/envmig/cmd/envmig/view"
 	"github.com/envmig/envmig/config"
 	"github.com/envmig/envmig/planner"
-	"github.com/envmig/envmig/planner/live"
-	"github.com/envmig/envmig/statefile"
 )
 
 // runCloneDestroy removes the clone o.destroy of an environment: it plans
 // the deletes (only what carries the clone's tag), shows them, asks, and
 // runs them journaled under the clone's own journal.
 func runCloneDestroy(ctx context.Context, g *globals, o cloneOptions) error {
-	cfg, err := g.loadConfig(o.vars)
-	if err != nil {
-		return err
-	}
-	env, err := pickEnvironment(cfg, o.environment)
-	if err != nil {
-		return err
-	}
-	journal := env.Name + ".clone-" + o.destroy
-	j, err := g.journal(ctx, o.vars, journal)
-	if err != nil {
-		return err
-	}
-	if st, err := j.Load(); err == nil && !st.Finished() {
-		return fmt.Errorf("the clone %q of %q has an unfinished run: run `envmig resume -environment %s` or `envmig rollback -environment %s` first", o.destroy, env.Name, journal, journal)
-	}
-	if err := g.canConfirm(o.autoApprove, "clone -destroy"); err != nil {
-		return err
-	}
-	cl, err := g.awsFor(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	obs, err := observe(ctx, cl, cfg, env, func(stack map[string]live.StackResource, found bool) live.Request {
-		return planner.CloneRequest(cfg, env, stack, found, o.destroy)
+	name := o.destroy
+	return runCloneOp(ctx, g, o, cloneOp{
+		name: name, operation: "clone -destroy", plan: planner.CloneDestroy,
+		unfinished: func(env, journal string) string {
+			return fmt.Sprintf("the clone %q of %q has an unfinished run: run `envmig resume -environment %s` or `envmig rollback -environment %s` first", name, env, journal, journal)
+		},
+		question: func(env, _ string) string {
+			return fmt.Sprintf("\nDestroy the clone %q of %q? Everything listed above is deleted for good; the originals are not touched.\nOnly 'yes' will be accepted.", name, env)
+		},
+		start: func(env, _ string) string {
+			return fmt.Sprintf("%s the clone %q of %q", g.style().Bold("Destroying"), name, env)
+		},
+		done: func(env, _ string) string {
+			return fmt.Sprintf("%s The clone %q of %q is gone.", g.style().Green("Destroy complete!"), name, env)
+		},
+		nothing: func(env string) string {
+			return fmt.Sprintf("Nothing to destroy: environment %q has no clone %q.", env, name)
+		},
 	})
-	if err != nil {
-		return err
-	}
-	p, err := planner.CloneDestroy(cfg, env, obs, o.destroy, planner.Options{Lineage: newLineage(), Now: time.Now(), Tool: version})
-	if err != nil {
-		return err
-	}
-	if errs := p.Errors(); len(errs) > 0 {
-		var buf bytes.Buffer
-		if err := view.PlanText(&buf, p, g.style()); err != nil {
-			return err
-		}
-		fmt.Fprint(g.stdout, g.redact(buf.String()))
-		return reportedError{exitError, errors.New("the destroy plan has errors: nothing was deleted")}
-	}
-	if !p.HasChanges() {
-		fmt.Fprintf(g.stdout, "Nothing to destroy: environment %q has no clone %q.\n", env.Name, o.destroy)
-		return nil
-	}
-	var buf bytes.Buffer
-	if err := view.PlanText(&buf, p, g.style()); err != nil {
-		return err
-	}
-	fmt.Fprint(g.stdout, g.redact(buf.String()))
-	if !o.autoApprove {
-		if err := g.ask(fmt.Sprintf("\nDestroy the clone %q of %q? Everything listed above is deleted for good; the originals are not touched.\nOnly 'yes' will be accepted.", o.destroy, env.Name), "yes"); err != nil {
-			return err
-		}
-	}
-	s, err := g.openSession(ctx, o.vars, journal, "clone -destroy", p.Lineage, o.lockTimeout, unfinished)
-	if err != nil {
-		return err
-	}
-	defer s.close()
-	st := statefile.NewState(p, "clone -destroy", time.Now().UTC())
-	if s.state != nil {
-		st.History = s.state.History
-	}
-	s.state = st
-	if err := s.store.Save(st); err != nil {
-		return err
-	}
-	fmt.Fprintf(g.stdout, "%s the clone %q of %q (run %s, journal %s)\n\n", g.style().Bold("Destroying"), o.destroy, env.Name, p.Lineage, s.store.Location())
-	// The confirmation above covers the gate.
-	if err := s.execute(ctx, cl, true, modeApply); err != nil {
-		return g.finish(s, err)
-	}
-	fmt.Fprintf(g.stdout, "\n%s The clone %q of %q is gone.\n", g.style().Green("Destroy complete!"), o.destroy, env.Name)
-	return nil
 }
 
 // cloneInfo is one clone as -list shows it.
