@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -156,6 +157,7 @@ func crashThenRecover(t *testing.T, b stateBackend, tc crashCase, recovery strin
 	switch recovery {
 	case "rollback":
 		rb := c.Must(0, b.recover("rollback")...)
+		b.logRecovery(t, "rollback", rb)
 		tookOver(t, rb)
 		if diff := cmp.Diff(before, b.observe(t, cl)); diff != "" {
 			t.Fatalf("rollback did not restore the world (-before +after):\n%s", diff)
@@ -164,11 +166,13 @@ func crashThenRecover(t *testing.T, b stateBackend, tc crashCase, recovery strin
 	default:
 		if !tc.beforeGate {
 			r := c.Must(1, b.recover("rollback")...)
+			b.logRecovery(t, "rollback (refused)", r)
 			if !strings.Contains(r.Stderr, "point of no return") {
 				t.Fatalf("rollback after the gate must be refused saying why:\n%s", r)
 			}
 		}
 		res := c.Must(0, b.recover("resume")...)
+		b.logRecovery(t, "resume", res)
 		if tc.beforeGate {
 			tookOver(t, res)
 		}
@@ -234,6 +238,15 @@ func (b stateBackend) recover(command string) []string {
 		args = append(args, "-lock-timeout", "1m")
 	}
 	return args
+}
+
+// logRecovery logs how long a recovery ran in S3, where it first waits
+// for the killed holder's lease.
+func (b stateBackend) logRecovery(t *testing.T, what string, r clitest.Result) {
+	t.Helper()
+	if b.s3 {
+		t.Logf("%s ran %s (the killed run's lease is %s)", what, r.Elapsed.Round(100*time.Millisecond), s3Lease)
+	}
 }
 
 // check is what the backend must show once the recovery finished. In S3:
