@@ -16,6 +16,7 @@ go vet ./...
 go vet -tags crashtest ./...
 echo "==> go test (moto: $ENVMIG_PYTHON)"
 # The reliability package runs the suites at their CI sample size (the crash
-# sample kills the snapshot, the renames and the group resume at every point):
-# it is the longest package on a loaded 2-core runner.
+# sample kills the snapshot, the renames and the group resume at every point,
+# and six cases again with the journal in the S3 state backend): it is the
+# longest package on a loaded 2-core runner.
 go test -count=1 -timeout 40m ./...
