@@ -4,12 +4,16 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/envmig/envmig/executor"
+	"github.com/envmig/envmig/internal/awsclient"
 	"github.com/envmig/envmig/internal/clitest"
 	"github.com/envmig/envmig/internal/demo"
 	"github.com/envmig/envmig/planner/plan"
@@ -75,6 +79,16 @@ func TestCrashSuite(t *testing.T) {
 	probe := clitest.New(t, clitest.Bins.Envmig, clitest.ShopSpec("rename-swap"))
 	probe.Must(2, "plan", "-detailed-exitcode", "-out", "plan.json")
 	cases := crashCases(readPlan(t, filepath.Join(probe.Dir, "plan.json")))
+	tally := runCrashCases(t, localJournal, cases)
+	clitest.Report(t, "C", tally.figures(len(cases)))
+	if tally.killed == 0 && tally.failed == 0 {
+		t.Fatal("the crash hook never fired")
+	}
+}
+
+// runCrashCases kills a run at each case and recovers it with resume, and
+// before the gate also with rollback, each a subtest.
+func runCrashCases(t *testing.T, b stateBackend, cases []crashCase) crashTally {
 	var tally crashTally
 	for _, tc := range cases {
 		recoveries := []string{"resume"}
@@ -87,21 +101,23 @@ func TestCrashSuite(t *testing.T) {
 				// stops the case before any statement after the call.
 				var k bool
 				defer func() { count(&tally, k, t.Failed()) }()
-				crashThenRecover(t, tc, rec, &k)
+				crashThenRecover(t, b, tc, rec, &k)
 			})
 		}
 	}
-	clitest.Report(t, "C", map[string]any{
-		"crash points": len(cases), "runs killed": tally.killed, "recovered": tally.recovered, "failed": tally.failed,
-		"point not reached (the step makes no such call)": tally.notReached,
-	})
-	if tally.killed == 0 && tally.failed == 0 {
-		t.Fatal("the crash hook never fired")
-	}
+	return tally
 }
 
 // crashTally counts the suite's runs.
 type crashTally struct{ killed, recovered, failed, notReached int }
+
+// figures are the tally as the report shows it.
+func (c crashTally) figures(points int) map[string]any {
+	return map[string]any{
+		"crash points": points, "runs killed": c.killed, "recovered": c.recovered, "failed": c.failed,
+		"point not reached (the step makes no such call)": c.notReached,
+	}
+}
 
 // count adds one case that ended, killed or not, failed or not.
 func count(c *crashTally, killed, failed bool) {
@@ -118,17 +134,18 @@ func count(c *crashTally, killed, failed bool) {
 	}
 }
 
-// crashThenRecover runs one case; *killed says whether the kill happened
-// (set before anything can fail the case after it).
-func crashThenRecover(t *testing.T, tc crashCase, recovery string, killed *bool) {
+// crashThenRecover runs one case against backend b; *killed says whether
+// the kill happened (set before anything can fail the case after it).
+func crashThenRecover(t *testing.T, b stateBackend, tc crashCase, recovery string, killed *bool) {
 	cl := clitest.SeedShop(t)
-	before := clitest.Observe(t, cl)
-	c := clitest.New(t, clitest.Bins.Envmig, clitest.ShopSpec("rename-swap"))
+	c, env := b.setup(t, cl)
+	before := b.observe(t, cl)
 	c.Must(2, "plan", "-detailed-exitcode", "-out", "plan.json")
 	c.Bin = clitest.Bins.Crash
-	c.Env = []string{executor.CrashEnv + "=apply:" + tc.step + ":" + tc.point}
+	c.Env = append(slices.Clone(env), b.crashEnv()...)
+	c.Env = append(c.Env, executor.CrashEnv+"=apply:"+tc.step+":"+tc.point)
 	r := c.Run("apply", "-auto-approve", "plan.json")
-	c.Bin, c.Env = clitest.Bins.Envmig, nil
+	c.Bin, c.Env = clitest.Bins.Envmig, env
 	if !r.Killed {
 		if r.Code != 0 {
 			t.Fatalf("apply without a crash failed:\n%s", r)
@@ -139,27 +156,136 @@ func crashThenRecover(t *testing.T, tc crashCase, recovery string, killed *bool)
 	c.Must(0, "status")
 	switch recovery {
 	case "rollback":
-		rb := c.Must(0, "rollback", "-auto-approve")
+		rb := c.Must(0, b.recover("rollback")...)
+		b.logRecovery(t, "rollback", rb)
 		tookOver(t, rb)
-		if diff := cmp.Diff(before, clitest.Observe(t, cl)); diff != "" {
+		if diff := cmp.Diff(before, b.observe(t, cl)); diff != "" {
 			t.Fatalf("rollback did not restore the world (-before +after):\n%s", diff)
 		}
 		c.Must(2, "plan", "-detailed-exitcode")
 	default:
 		if !tc.beforeGate {
-			r := c.Must(1, "rollback", "-auto-approve")
+			r := c.Must(1, b.recover("rollback")...)
+			b.logRecovery(t, "rollback (refused)", r)
 			if !strings.Contains(r.Stderr, "point of no return") {
 				t.Fatalf("rollback after the gate must be refused saying why:\n%s", r)
 			}
 		}
-		res := c.Must(0, "resume", "-auto-approve")
+		res := c.Must(0, b.recover("resume")...)
+		b.logRecovery(t, "resume", res)
 		if tc.beforeGate {
 			tookOver(t, res)
 		}
-		CheckMigrated(t, before, clitest.Observe(t, cl))
+		clitest.CheckShopMigrated(t, before, b.observe(t, cl))
 		c.Must(0, "plan", "-detailed-exitcode")
 	}
 	c.Calls()
+	b.check(t, cl)
+}
+
+// stateBackend is where the crash cases' runs keep their journal and
+// lock: the local .envmig directory, or the S3 state backend.
+type stateBackend struct{ s3 bool }
+
+var (
+	localJournal = stateBackend{}
+	s3Journal    = stateBackend{s3: true}
+)
+
+// stateLeaseEnv shortens the S3 state lock's lease in the crashtest build
+// (cmd/envmig's stateLeaseEnv): a killed holder's lock is taken over
+// seconds after the kill rather than minutes.
+const stateLeaseEnv = "ENVMIG_TEST_STATE_LEASE"
+
+// s3Lease is the lease of the killed runs' S3 lock.
+const s3Lease = "3s"
+
+// setup makes the working directory (and, for S3, the state bucket and
+// the proxy that makes moto's conditional writes atomic) and returns the
+// environment every run of the case gets.
+func (b stateBackend) setup(t *testing.T, cl *awsclient.Clients) (*clitest.CLI, []string) {
+	spec := clitest.ShopSpec("rename-swap")
+	if !b.s3 {
+		return clitest.New(t, clitest.Bins.Envmig, spec), nil
+	}
+	clitest.CreateStateBucket(t, cl)
+	env := []string{"AWS_ENDPOINT_URL=" + clitest.AtomicS3(t)}
+	c := clitest.New(t, clitest.Bins.Envmig, clitest.WithS3State(spec))
+	c.Env = env
+	return c, env
+}
+
+// crashEnv is the killed run's extra environment.
+func (b stateBackend) crashEnv() []string {
+	if !b.s3 {
+		return nil
+	}
+	return []string{stateLeaseEnv + "=" + s3Lease}
+}
+
+// observe is the environment: without the state bucket, whose journal
+// changes with every run by design.
+func (b stateBackend) observe(t *testing.T, cl *awsclient.Clients) clitest.World {
+	return clitest.WithoutStateBucket(clitest.Observe(t, cl))
+}
+
+// recover is the arguments of a recovery command after a kill. A killed
+// holder's S3 lock is taken over only once its lease has expired: the
+// recovery waits for it.
+func (b stateBackend) recover(command string) []string {
+	args := []string{command, "-auto-approve"}
+	if b.s3 {
+		args = append(args, "-lock-timeout", "1m")
+	}
+	return args
+}
+
+// logRecovery logs how long a recovery ran in S3, where it first waits
+// for the killed holder's lease.
+func (b stateBackend) logRecovery(t *testing.T, what string, r clitest.Result) {
+	t.Helper()
+	if b.s3 {
+		t.Logf("%s ran %s (the killed run's lease is %s)", what, r.Elapsed.Round(100*time.Millisecond), s3Lease)
+	}
+}
+
+// check is what the backend must show once the recovery finished. In S3:
+// every version of the journal decodes, their serials strictly increase in
+// the order S3 kept them (the latest holds the highest), the journal was
+// never deleted, and no lock object is left.
+func (b stateBackend) check(t *testing.T, cl *awsclient.Clients) {
+	t.Helper()
+	if !b.s3 {
+		return
+	}
+	vs, deleted := clitest.StateVersions(t, cl, "production")
+	if deleted > 0 {
+		t.Fatalf("the journal was deleted %d time(s)", deleted)
+	}
+	if len(vs) < 2 {
+		t.Fatalf("the journal has %d version(s)", len(vs))
+	}
+	// S3 lists a key's versions newest first, and keeps LastModified to
+	// the second: walk them oldest first by serial, and require S3's order
+	// to agree (no two versions with one serial, none older in time than a
+	// lower serial, and the latest version the highest serial).
+	sort.SliceStable(vs, func(i, j int) bool { return vs[i].State.Serial < vs[j].State.Serial })
+	for i := 1; i < len(vs); i++ {
+		prev, cur := vs[i-1], vs[i]
+		if cur.State.Serial == prev.State.Serial {
+			t.Fatalf("two journal versions have serial %d", cur.State.Serial)
+		}
+		if cur.At.Before(prev.At) {
+			t.Fatalf("serial %d was written before serial %d", cur.State.Serial, prev.State.Serial)
+		}
+	}
+	if last := vs[len(vs)-1]; !last.Latest {
+		t.Fatalf("the highest serial %d is not the journal's latest version", last.State.Serial)
+	}
+	if clitest.StateLockLeft(t, cl, "production") {
+		t.Fatal("a state lock object is left after the recovery finished")
+	}
+	t.Logf("journal in S3: %d versions, serials %d..%d", len(vs), vs[0].State.Serial, vs[len(vs)-1].State.Serial)
 }
 
 // tookOver checks the first command after a kill says it took over the
@@ -168,29 +294,6 @@ func tookOver(t *testing.T, r clitest.Result) {
 	t.Helper()
 	if !strings.Contains(r.Stderr, "Took over the lock") {
 		t.Fatalf("the recovery did not report taking over the killed run's lock:\n%s", r)
-	}
-}
-
-// CheckMigrated is the invariant after a finished run of ShopSpec.
-func CheckMigrated(t *testing.T, before, after clitest.World) {
-	t.Helper()
-	if got := after.Databases[demo.Database]; !strings.Contains(got, "available db.t3.large enc=true") {
-		t.Fatalf("database after the run: %s", got)
-	}
-	if _, ok := after.Databases[demo.Database+"-envmig"]; ok {
-		t.Fatal("the clone is left under its temporary name")
-	}
-	if diff := cmp.Diff(before.Groups, after.Groups); diff != "" {
-		t.Fatalf("group not restored exactly:\n%s", diff)
-	}
-	if diff := cmp.Diff(before.Buckets[demo.UploadsBucket], after.Buckets[demo.UploadsBucket]); diff != "" {
-		t.Fatalf("uploads changed:\n%s", diff)
-	}
-	if diff := cmp.Diff(before.Buckets[demo.LegacyAssets], after.Buckets[demo.Assets]); diff != "" {
-		t.Fatalf("moved objects differ from the source:\n%s", diff)
-	}
-	if len(after.Snapshots) != 2 {
-		t.Fatalf("snapshots = %v, want exactly the run's two (no duplicate)", after.Snapshots)
 	}
 }
 
@@ -263,4 +366,65 @@ func TestCrashDuringRollbackAndCleanup(t *testing.T) {
 			c.Calls()
 		})
 	}
+}
+
+// TestCrashSuiteS3 is suite C with the journal and the lock in the S3
+// state backend (a versioned, encrypted, private state bucket in the
+// emulator, behind a proxy that makes its conditional writes atomic, as
+// S3's are). The killed run holds the lock with a lease of a few seconds;
+// the recovery waits for the lease to expire and takes the lock over. On
+// top of suite C's invariants, every version of the journal object
+// decodes, their serials strictly increase, and no lock object is left
+// once the recovery finished.
+//
+// The CI sample is small: the first snapshot step after its intent and
+// after AWS accepted it (each recovered by resume and by rollback), the
+// first rename after the point of no return and the group's return to
+// service, each after AWS accepted it (recovered by resume). The full
+// suite kills every step at every point.
+//
+// Two applies of one plan racing on one S3 backend (exactly one runs, the
+// other exits 3 naming the holder) are cmd/envmig's
+// TestTwoRunnersRaceOneS3Backend.
+func TestCrashSuiteS3(t *testing.T) {
+	clitest.SeedShop(t)
+	probe := clitest.New(t, clitest.Bins.Envmig, clitest.ShopSpec("rename-swap"))
+	probe.Must(2, "plan", "-detailed-exitcode", "-out", "plan.json")
+	p := readPlan(t, filepath.Join(probe.Dir, "plan.json"))
+	var cases []crashCase
+	if clitest.Full() {
+		cases = crashCases(p)
+	} else {
+		cases = s3Sample(t, p)
+	}
+	tally := runCrashCases(t, s3Journal, cases)
+	clitest.Report(t, "C-S3", tally.figures(len(cases)))
+	if tally.killed == 0 && tally.failed == 0 {
+		t.Fatal("the crash hook never fired")
+	}
+}
+
+// s3Sample is TestCrashSuiteS3's CI sample (see there).
+func s3Sample(t *testing.T, p *plan.Plan) []crashCase {
+	t.Helper()
+	gate := p.GateIndex()
+	first := func(action plan.StepAction, afterGate bool) (int, plan.Step) {
+		for i, s := range p.Steps {
+			if s.Action == action && (!afterGate || i > gate) {
+				return i, s
+			}
+		}
+		t.Fatalf("the plan has no %s step (after the gate: %t)", action, afterGate)
+		return 0, plan.Step{}
+	}
+	var out []crashCase
+	i, snap := first(plan.DBSnapshot, false)
+	for _, pt := range []string{executor.PointAfterIntent, executor.PointAccepted} {
+		out = append(out, crashCase{step: snap.ID, point: pt, beforeGate: i <= gate})
+	}
+	for _, a := range []plan.StepAction{plan.DBRename, plan.GroupResume} {
+		i, s := first(a, true)
+		out = append(out, crashCase{step: s.ID, point: executor.PointAccepted, beforeGate: i <= gate})
+	}
+	return out
 }

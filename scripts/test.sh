@@ -16,7 +16,8 @@ go vet ./...
 go vet -tags crashtest ./...
 echo "==> go test (moto: $ENVMIG_PYTHON)"
 # The reliability packages run the suites at their CI sample size (the crash
-# sample kills the snapshot, the renames and the group resume at every point).
+# sample kills the snapshot, the renames and the group resume at every point,
+# and six cases again with the journal in the S3 state backend).
 # The long packages (reliability, reliability/faults, cmd/envmig and
 # cmd/envmig/e2e) each drive the binary against their own emulator and wait
 # on it much of the time, so four run at once even on a 2-core runner.

@@ -4,10 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -23,14 +19,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/envmig/envmig/executor"
 	"github.com/envmig/envmig/internal/awsclient"
 	"github.com/envmig/envmig/internal/clitest"
 	"github.com/envmig/envmig/internal/demo"
-	"github.com/envmig/envmig/internal/testaws"
 	"github.com/envmig/envmig/planner/plan"
 	"github.com/envmig/envmig/statefile"
 )
@@ -41,45 +35,18 @@ import (
 // S3, and without any shared backend.
 
 const (
-	stateBucket = "acme-envmig-state"
-	statePrefix = "envmig/"
+	stateBucket = clitest.StateBucket
+	statePrefix = clitest.StatePrefix
 	// stopInStandby kills the apply while the web group is in Standby:
 	// RDS accepted the restore of the clone, and the journal does not know.
 	stopInStandby = "apply:db.restore.main:accepted"
 )
 
-// withS3State is spec with the state block naming the test's state bucket.
-func withS3State(spec string) string {
-	return fmt.Sprintf("state {\n  s3 {\n    bucket = %q\n    prefix = %q\n    region = %q\n  }\n}\n\n", stateBucket, statePrefix, testaws.Region) + spec
-}
-
-// createStateBucket makes the state bucket as envmig requires it:
-// versioned, encrypted by default, all public access blocked.
-func createStateBucket(t *testing.T, cl *awsclient.Clients) {
-	t.Helper()
-	ctx := context.Background()
-	must := func(_ any, err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	must(cl.S3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(stateBucket)}))
-	must(cl.S3.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: aws.String(stateBucket),
-		VersioningConfiguration: &s3types.VersioningConfiguration{Status: s3types.BucketVersioningStatusEnabled}}))
-	must(cl.S3.PutBucketEncryption(ctx, &s3.PutBucketEncryptionInput{Bucket: aws.String(stateBucket), ServerSideEncryptionConfiguration: &s3types.ServerSideEncryptionConfiguration{
-		Rules: []s3types.ServerSideEncryptionRule{{ApplyServerSideEncryptionByDefault: &s3types.ServerSideEncryptionByDefault{SSEAlgorithm: s3types.ServerSideEncryptionAes256}}}}}))
-	must(cl.S3.PutPublicAccessBlock(ctx, &s3.PutPublicAccessBlockInput{Bucket: aws.String(stateBucket), PublicAccessBlockConfiguration: &s3types.PublicAccessBlockConfiguration{
-		BlockPublicAcls: aws.Bool(true), IgnorePublicAcls: aws.Bool(true), BlockPublicPolicy: aws.Bool(true), RestrictPublicBuckets: aws.Bool(true)}}))
-}
-
 // environment is the world without the state bucket, which is not part of
 // the environment (its journal changes with every run, by design).
 func environment(t *testing.T, cl *awsclient.Clients) clitest.World {
 	t.Helper()
-	w := clitest.Observe(t, cl)
-	delete(w.Buckets, stateBucket)
-	return w
+	return clitest.WithoutStateBucket(clitest.Observe(t, cl))
 }
 
 // suspendedBefore are processes the group has suspended before any run:
@@ -99,7 +66,7 @@ func deadRunner(t *testing.T, spec string, s3 bool, env ...string) (*awsclient.C
 		t.Fatal(err)
 	}
 	if s3 {
-		createStateBucket(t, cl)
+		clitest.CreateStateBucket(t, cl)
 	}
 	before := environment(t, cl)
 	if g := before.Groups[demo.Group]; !strings.Contains(g, "suspended=[AZRebalance ScheduledActions]") || !strings.Contains(g, "instances=[InService InService InService]") {
@@ -215,7 +182,7 @@ func requireMigratedNothingLost(t *testing.T, before, after clitest.World) {
 // With the journal in S3, the next job finds the run, resumes it from
 // where the dead one stopped, and finishes it.
 func TestDeadRunnerS3StateFreshDirectoryResumes(t *testing.T) {
-	spec := withS3State(clitest.ShopSpec("rename-swap"))
+	spec := clitest.WithS3State(clitest.ShopSpec("rename-swap"))
 	cl, before, run, c := deadRunner(t, spec, true, stateLeaseEnv+"=3s")
 
 	st := c.Must(0, "status")
@@ -250,7 +217,7 @@ func TestDeadRunnerS3StateFreshDirectoryResumes(t *testing.T) {
 // The same dead runner, and the next job rolls back: the environment is
 // exactly as it was before the run.
 func TestDeadRunnerS3StateFreshDirectoryRollsBack(t *testing.T) {
-	spec := withS3State(clitest.ShopSpec("rename-swap"))
+	spec := clitest.WithS3State(clitest.ShopSpec("rename-swap"))
 	cl, before, run, c := deadRunner(t, spec, true, stateLeaseEnv+"=3s")
 
 	r := c.Must(0, "rollback", "-auto-approve", "-lock-timeout", "1m")
@@ -400,30 +367,6 @@ func runTagged(t *testing.T, cl *awsclient.Clients, run string) []string {
 	return out
 }
 
-// atomicS3 stands between the binaries and moto and makes each
-// conditional write one atomic step, as S3 guarantees: moto checks
-// If-None-Match / If-Match and then writes, without a lock, so two racing
-// conditional writes can both succeed (statefile/s3state's tests do the
-// same inside one process). It returns the endpoint to give the binaries.
-func atomicS3(t *testing.T) string {
-	t.Helper()
-	target, err := url.Parse(testaws.Endpoint())
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := httputil.NewSingleHostReverseProxy(target)
-	var mu sync.Mutex
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if (r.Method == http.MethodPut || r.Method == http.MethodDelete) && (r.Header.Get("If-Match") != "" || r.Header.Get("If-None-Match") != "") {
-			mu.Lock()
-			defer mu.Unlock()
-		}
-		proxy.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	return srv.URL
-}
-
 // holderRE matches how a refusal names the holder of the lock.
 func holderRE(op string, pid int, run string) *regexp.Regexp {
 	host, _ := os.Hostname()
@@ -477,10 +420,10 @@ func lockSeen(t *testing.T, cl *awsclient.Clients) func(within time.Duration) ti
 // is refused at once too.
 func TestTwoRunnersRaceOneS3Backend(t *testing.T) {
 	cl := clitest.SeedShop(t)
-	createStateBucket(t, cl)
+	clitest.CreateStateBucket(t, cl)
 	before := environment(t, cl)
-	endpoint := atomicS3(t)
-	spec := withS3State(clitest.ShopSpec("rename-swap"))
+	endpoint := clitest.AtomicS3(t)
+	spec := clitest.WithS3State(clitest.ShopSpec("rename-swap"))
 	a, b := newCLI(t, spec), newCLI(t, spec)
 	a.Must(exitChanges, "plan", "-detailed-exitcode", "-out", "plan.json")
 	run := planLineage(t, filepath.Join(a.Dir, "plan.json"))
@@ -569,10 +512,10 @@ func TestTwoRunnersRaceOneS3Backend(t *testing.T) {
 // journal version in the bucket follows the one before it.
 func TestKilledRunnerIsTakenOverAfterItsLease(t *testing.T) {
 	cl := clitest.SeedShop(t)
-	createStateBucket(t, cl)
+	clitest.CreateStateBucket(t, cl)
 	before := environment(t, cl)
-	endpoint := atomicS3(t)
-	spec := withS3State(clitest.ShopSpec("rename-swap"))
+	endpoint := clitest.AtomicS3(t)
+	spec := clitest.WithS3State(clitest.ShopSpec("rename-swap"))
 	a, b := newCLI(t, spec), newCLI(t, spec)
 	a.Must(exitChanges, "plan", "-detailed-exitcode", "-out", "plan.json")
 	run := planLineage(t, filepath.Join(a.Dir, "plan.json"))
@@ -727,10 +670,10 @@ func requireJournalConsistent(t *testing.T, cl *awsclient.Clients, run string) s
 // journal stays one line.
 func TestStalledRunnerWakesUpAfterTakeoverAndWritesNothing(t *testing.T) {
 	cl := clitest.SeedShop(t)
-	createStateBucket(t, cl)
+	clitest.CreateStateBucket(t, cl)
 	before := environment(t, cl)
-	endpoint := atomicS3(t)
-	spec := withS3State(clitest.ShopSpec("rename-swap"))
+	endpoint := clitest.AtomicS3(t)
+	spec := clitest.WithS3State(clitest.ShopSpec("rename-swap"))
 	a, b := newCLI(t, spec), newCLI(t, spec)
 	a.Must(exitChanges, "plan", "-detailed-exitcode", "-out", "plan.json")
 	run := planLineage(t, filepath.Join(a.Dir, "plan.json"))
