@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/envmig/envmig/executor"
+	"github.com/envmig/envmig/internal/awsclient"
 	"github.com/envmig/envmig/internal/clitest"
 	"github.com/envmig/envmig/internal/demo"
 	"github.com/envmig/envmig/planner/plan"
@@ -23,15 +24,19 @@ import (
 // identical, the group restored exactly and no duplicate snapshot. The
 // killed process held the lock: the recovery must take it over by itself.
 //
-// The CI sample kills the steps that matter most (the snapshot, the
-// renames that swap the clone in, the group's return to service) at every
-// point, and every other step at one point (rotating through the four, so
-// every point kind is exercised); the full suite kills every step at every
-// point.
+// The same runner kills three plans: rename-swap (TestCrashSuite, the
+// demo's), clone-swap and a versioned bucket's move to another region
+// (crash_more_test.go). For rename-swap the CI sample kills the steps that
+// matter most (the snapshot, the renames that swap the clone in, the
+// group's return to service) at every point, and every other step at one
+// point (rotating through the four, so every point kind is exercised); the
+// other plans' samples are smaller. The full suite kills every step of
+// every plan at every point.
 
 var crashPoints = []string{executor.PointBeforeIntent, executor.PointAfterIntent, executor.PointAccepted, executor.PointWaiting}
 
-// mattersMost are the actions the CI sample kills at every point.
+// mattersMost are the actions the CI sample of the rename-swap plan kills
+// at every point.
 var mattersMost = map[plan.StepAction]bool{plan.DBSnapshot: true, plan.DBRename: true, plan.GroupResume: true}
 
 type crashCase struct {
@@ -39,13 +44,41 @@ type crashCase struct {
 	beforeGate  bool
 }
 
-func crashCases(p *plan.Plan) []crashCase {
+// crashScenario is one plan the crash suite kills: its spec, the world it
+// starts from, the CI sample of its crash points and what a finished run
+// must have made of the world.
+type crashScenario struct {
+	suite string // the figures' suite id
+	spec  string
+	// seed makes the world the plan is made against.
+	seed func(t testing.TB) *awsclient.Clients
+	// observe reads what the invariants compare: the world, and what a
+	// plan moves that Observe does not read (histories, settings, region).
+	observe func(t testing.TB, cl *awsclient.Clients) crashWorld
+	// sample is the CI sample: the points killed at step i (all of them
+	// under clitest.Full).
+	sample func(i int, s plan.Step) []string
+	// migrated checks the world after a resumed run.
+	migrated func(t *testing.T, before, after crashWorld)
+}
+
+// crashWorld is what a crash scenario compares.
+type crashWorld struct {
+	clitest.World
+	Extra []string
+}
+
+func observeWorld(t testing.TB, cl *awsclient.Clients) crashWorld {
+	return crashWorld{World: clitest.Observe(t, cl)}
+}
+
+func crashCases(sc crashScenario, p *plan.Plan) []crashCase {
 	var out []crashCase
 	gate := p.GateIndex()
 	for i, s := range p.Steps {
 		points := crashPoints
-		if !clitest.Full() && !mattersMost[s.Action] {
-			points = []string{crashPoints[i%len(crashPoints)]}
+		if !clitest.Full() {
+			points = sc.sample(i, s)
 		}
 		for _, pt := range points {
 			// The gate step is done only once confirmed: a crash at any of
@@ -70,11 +103,32 @@ func readPlan(t *testing.T, path string) *plan.Plan {
 	return p
 }
 
-func TestCrashSuite(t *testing.T) {
-	clitest.SeedShop(t)
-	probe := clitest.New(t, clitest.Bins.Envmig, clitest.ShopSpec("rename-swap"))
+// renameSwap is the demo's plan: the database cloned, encrypted and
+// renamed in, the legacy assets moved to a new name.
+func renameSwap() crashScenario {
+	return crashScenario{
+		suite:   "C",
+		spec:    clitest.ShopSpec("rename-swap"),
+		seed:    clitest.SeedShop,
+		observe: observeWorld,
+		sample: func(i int, s plan.Step) []string {
+			if mattersMost[s.Action] {
+				return crashPoints
+			}
+			return []string{crashPoints[i%len(crashPoints)]}
+		},
+		migrated: func(t *testing.T, before, after crashWorld) { CheckMigrated(t, before.World, after.World) },
+	}
+}
+
+func TestCrashSuite(t *testing.T) { runCrashScenario(t, renameSwap()) }
+
+// runCrashScenario kills sc's plan at each of its cases and recovers.
+func runCrashScenario(t *testing.T, sc crashScenario) {
+	sc.seed(t)
+	probe := clitest.New(t, clitest.Bins.Envmig, sc.spec)
 	probe.Must(2, "plan", "-detailed-exitcode", "-out", "plan.json")
-	cases := crashCases(readPlan(t, filepath.Join(probe.Dir, "plan.json")))
+	cases := crashCases(sc, readPlan(t, filepath.Join(probe.Dir, "plan.json")))
 	var tally crashTally
 	for _, tc := range cases {
 		recoveries := []string{"resume"}
@@ -87,11 +141,11 @@ func TestCrashSuite(t *testing.T) {
 				// stops the case before any statement after the call.
 				var k bool
 				defer func() { count(&tally, k, t.Failed()) }()
-				crashThenRecover(t, tc, rec, &k)
+				crashThenRecover(t, sc, tc, rec, &k)
 			})
 		}
 	}
-	clitest.Report(t, "C", map[string]any{
+	clitest.Report(t, sc.suite, map[string]any{
 		"crash points": len(cases), "runs killed": tally.killed, "recovered": tally.recovered, "failed": tally.failed,
 		"point not reached (the step makes no such call)": tally.notReached,
 	})
@@ -120,10 +174,10 @@ func count(c *crashTally, killed, failed bool) {
 
 // crashThenRecover runs one case; *killed says whether the kill happened
 // (set before anything can fail the case after it).
-func crashThenRecover(t *testing.T, tc crashCase, recovery string, killed *bool) {
-	cl := clitest.SeedShop(t)
-	before := clitest.Observe(t, cl)
-	c := clitest.New(t, clitest.Bins.Envmig, clitest.ShopSpec("rename-swap"))
+func crashThenRecover(t *testing.T, sc crashScenario, tc crashCase, recovery string, killed *bool) {
+	cl := sc.seed(t)
+	before := sc.observe(t, cl)
+	c := clitest.New(t, clitest.Bins.Envmig, sc.spec)
 	c.Must(2, "plan", "-detailed-exitcode", "-out", "plan.json")
 	c.Bin = clitest.Bins.Crash
 	c.Env = []string{executor.CrashEnv + "=apply:" + tc.step + ":" + tc.point}
@@ -133,6 +187,7 @@ func crashThenRecover(t *testing.T, tc crashCase, recovery string, killed *bool)
 		if r.Code != 0 {
 			t.Fatalf("apply without a crash failed:\n%s", r)
 		}
+		t.Logf("point not reached: the run finished without a kill at %s:%s", tc.step, tc.point)
 		return
 	}
 	*killed = true
@@ -141,7 +196,7 @@ func crashThenRecover(t *testing.T, tc crashCase, recovery string, killed *bool)
 	case "rollback":
 		rb := c.Must(0, "rollback", "-auto-approve")
 		tookOver(t, rb)
-		if diff := cmp.Diff(before, clitest.Observe(t, cl)); diff != "" {
+		if diff := cmp.Diff(before, sc.observe(t, cl)); diff != "" {
 			t.Fatalf("rollback did not restore the world (-before +after):\n%s", diff)
 		}
 		c.Must(2, "plan", "-detailed-exitcode")
@@ -156,7 +211,7 @@ func crashThenRecover(t *testing.T, tc crashCase, recovery string, killed *bool)
 		if tc.beforeGate {
 			tookOver(t, res)
 		}
-		CheckMigrated(t, before, clitest.Observe(t, cl))
+		sc.migrated(t, before, sc.observe(t, cl))
 		c.Must(0, "plan", "-detailed-exitcode")
 	}
 	c.Calls()
