@@ -413,11 +413,35 @@ func (h *DeleteHandler) Apply(ctx context.Context, sc *executor.StepContext) err
 			return EmptyBucket(ctx, api, bucket, opts)
 		}
 	}
-	res, err := del(ctx, c, name, opts)
+	res, err := del(ctx, acceptedDeletes{c, sc}, name, opts)
 	if err != nil {
 		return err
 	}
 	return sc.Record("deleted_objects", strconv.FormatInt(res.Deleted, 10))
+}
+
+// acceptedDeletes marks each batch of deletes and the bucket's delete that
+// S3 accepted as a crash point: a kill there leaves the bucket half
+// emptied, or gone with its step not journaled done.
+type acceptedDeletes struct {
+	EmptyAPI
+	sc *executor.StepContext
+}
+
+func (a acceptedDeletes) DeleteObjects(ctx context.Context, in *s3.DeleteObjectsInput, optFns ...func(*s3.Options)) (*s3.DeleteObjectsOutput, error) {
+	out, err := a.EmptyAPI.DeleteObjects(ctx, in, optFns...)
+	if err == nil {
+		a.sc.Accepted()
+	}
+	return out, err
+}
+
+func (a acceptedDeletes) DeleteBucket(ctx context.Context, in *s3.DeleteBucketInput, optFns ...func(*s3.Options)) (*s3.DeleteBucketOutput, error) {
+	out, err := a.EmptyAPI.DeleteBucket(ctx, in, optFns...)
+	if err == nil {
+		a.sc.Accepted()
+	}
+	return out, err
 }
 
 // deletable refuses to empty a bucket that is neither one the plan
