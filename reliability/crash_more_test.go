@@ -42,7 +42,7 @@ func TestCrashCloneSwap(t *testing.T) {
 		sample: sampleOf(map[string][]string{
 			"db.delete.main":            {executor.PointAfterIntent, executor.PointAccepted},
 			"db.restore.main.original":  {executor.PointAccepted},
-			"bucket.copy.uploads.final": {executor.PointAccepted},
+			"bucket.copy.uploads.final": {executor.PointWaiting},
 		}),
 		migrated: func(t *testing.T, before, after crashWorld) {
 			if got := after.Databases[demo.Database]; !strings.Contains(got, "available db.t3.large enc=true") {

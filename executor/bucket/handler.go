@@ -389,12 +389,19 @@ func (h *DeleteHandler) Apply(ctx context.Context, sc *executor.StepContext) err
 		if ok, err := exists(ctx, c, name); err != nil || !ok {
 			return err // already deleted by an earlier attempt
 		}
-		if err := h.Guard(ctx, sc, *p.Guard); err != nil {
-			var ce *executor.ChangedError
-			if p.Guard.Copy == "" && errors.As(err, &ce) {
-				return fmt.Errorf("bucket %s is kept: it changed since run %s copied it (%s); cleanup never deletes what the run did not retire", name, p.Guard.Run, strings.Join(ce.Changes, "; "))
+		// Once the emptying began, the original differs from its manifest
+		// by what this step deleted: the guard would take that for a
+		// change (and a catch-up would copy the deletions into the copy).
+		// What the emptying still deletes is limited to the manifest, so
+		// a later write stays either way.
+		if sc.Value("emptying") == "" {
+			if err := h.Guard(ctx, sc, *p.Guard); err != nil {
+				var ce *executor.ChangedError
+				if p.Guard.Copy == "" && errors.As(err, &ce) {
+					return fmt.Errorf("bucket %s is kept: it changed since run %s copied it (%s); cleanup never deletes what the run did not retire", name, p.Guard.Run, strings.Join(ce.Changes, "; "))
+				}
+				return err
 			}
-			return err
 		}
 		r, err := openManifest(ctx, sc, *p.Guard)
 		if err != nil {
@@ -411,6 +418,11 @@ func (h *DeleteHandler) Apply(ctx context.Context, sc *executor.StepContext) err
 				return Emptied{}, err
 			}
 			return EmptyBucket(ctx, api, bucket, opts)
+		}
+	}
+	if p.Guard != nil {
+		if err := sc.Record("emptying", "started"); err != nil {
+			return err
 		}
 	}
 	res, err := del(ctx, acceptedDeletes{c, sc}, name, opts)
@@ -487,7 +499,14 @@ func (h *VerifyHandler) Apply(ctx context.Context, sc *executor.StepContext) err
 		return err
 	}
 	if p.Guard != nil {
-		if err := h.Guard(ctx, sc, *p.Guard); err != nil {
+		// Once the emptying began, the original differs from its manifest
+		// by what this step deleted: the guard would take that for a
+		// change (and a catch-up would copy the deletions into the copy).
+		// What the emptying still deletes is limited to the manifest, so
+		// a later write stays either way.
+		if sc.Value("emptying") != "" {
+			// checked before this step's first delete
+		} else if err := h.Guard(ctx, sc, *p.Guard); err != nil {
 			return err
 		}
 	}
