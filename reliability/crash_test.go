@@ -27,15 +27,19 @@ import (
 // identical, the group restored exactly and no duplicate snapshot. The
 // killed process held the lock: the recovery must take it over by itself.
 //
-// The CI sample kills the steps that matter most (the snapshot, the
-// renames that swap the clone in, the group's return to service) at every
-// point, and every other step at one point (rotating through the four, so
-// every point kind is exercised); the full suite kills every step at every
-// point.
+// The same runner kills three plans: rename-swap (TestCrashSuite, the
+// demo's), clone-swap and a versioned bucket's move to another region
+// (crash_more_test.go). For rename-swap the CI sample kills the steps that
+// matter most (the snapshot, the renames that swap the clone in, the
+// group's return to service) at every point, and every other step at one
+// point (rotating through the four, so every point kind is exercised); the
+// other plans' samples are smaller. The full suite kills every step of
+// every plan at every point.
 
 var crashPoints = []string{executor.PointBeforeIntent, executor.PointAfterIntent, executor.PointAccepted, executor.PointWaiting}
 
-// mattersMost are the actions the CI sample kills at every point.
+// mattersMost are the actions the CI sample of the rename-swap plan kills
+// at every point.
 var mattersMost = map[plan.StepAction]bool{plan.DBSnapshot: true, plan.DBRename: true, plan.GroupResume: true}
 
 type crashCase struct {
@@ -43,13 +47,41 @@ type crashCase struct {
 	beforeGate  bool
 }
 
-func crashCases(p *plan.Plan) []crashCase {
+// crashScenario is one plan the crash suite kills: its spec, the world it
+// starts from, the CI sample of its crash points and what a finished run
+// must have made of the world.
+type crashScenario struct {
+	suite string // the figures' suite id
+	spec  string
+	// seed makes the world the plan is made against.
+	seed func(t testing.TB) *awsclient.Clients
+	// observe reads what the invariants compare: the world, and what a
+	// plan moves that Observe does not read (histories, settings, region).
+	observe func(t testing.TB, cl *awsclient.Clients) crashWorld
+	// sample is the CI sample: the points killed at step i (all of them
+	// under clitest.Full).
+	sample func(i int, s plan.Step) []string
+	// migrated checks the world after a resumed run.
+	migrated func(t *testing.T, before, after crashWorld)
+}
+
+// crashWorld is what a crash scenario compares.
+type crashWorld struct {
+	clitest.World
+	Extra []string
+}
+
+func observeWorld(t testing.TB, cl *awsclient.Clients) crashWorld {
+	return crashWorld{World: clitest.Observe(t, cl)}
+}
+
+func crashCases(sc crashScenario, p *plan.Plan) []crashCase {
 	var out []crashCase
 	gate := p.GateIndex()
 	for i, s := range p.Steps {
 		points := crashPoints
-		if !clitest.Full() && !mattersMost[s.Action] {
-			points = []string{crashPoints[i%len(crashPoints)]}
+		if !clitest.Full() {
+			points = sc.sample(i, s)
 		}
 		for _, pt := range points {
 			// The gate step is done only once confirmed: a crash at any of
@@ -74,21 +106,49 @@ func readPlan(t *testing.T, path string) *plan.Plan {
 	return p
 }
 
-func TestCrashSuite(t *testing.T) {
-	clitest.SeedShop(t)
-	probe := clitest.New(t, clitest.Bins.Envmig, clitest.ShopSpec("rename-swap"))
-	probe.Must(2, "plan", "-detailed-exitcode", "-out", "plan.json")
-	cases := crashCases(readPlan(t, filepath.Join(probe.Dir, "plan.json")))
-	tally := runCrashCases(t, localJournal, cases)
-	clitest.Report(t, "C", tally.figures(len(cases)))
+// renameSwap is the demo's plan: the database cloned, encrypted and
+// renamed in, the legacy assets moved to a new name.
+func renameSwap() crashScenario {
+	return crashScenario{
+		suite:   "C",
+		spec:    clitest.ShopSpec("rename-swap"),
+		seed:    clitest.SeedShop,
+		observe: observeWorld,
+		sample: func(i int, s plan.Step) []string {
+			if mattersMost[s.Action] {
+				return crashPoints
+			}
+			return []string{crashPoints[i%len(crashPoints)]}
+		},
+		migrated: func(t *testing.T, before, after crashWorld) { clitest.CheckShopMigrated(t, before.World, after.World) },
+	}
+}
+
+func TestCrashSuite(t *testing.T) { runCrashScenario(t, renameSwap()) }
+
+// runCrashScenario kills sc's plan at each of its cases, with the journal
+// in the local .envmig directory, and recovers.
+func runCrashScenario(t *testing.T, sc crashScenario) {
+	p := scenarioPlan(t, sc)
+	cases := crashCases(sc, p)
+	tally := runCrashCases(t, sc, localJournal, cases)
+	clitest.Report(t, sc.suite, tally.figures(len(cases)))
 	if tally.killed == 0 && tally.failed == 0 {
 		t.Fatal("the crash hook never fired")
 	}
 }
 
+// scenarioPlan is the plan sc's cases kill, made against its world.
+func scenarioPlan(t *testing.T, sc crashScenario) *plan.Plan {
+	sc.seed(t)
+	probe := clitest.New(t, clitest.Bins.Envmig, sc.spec)
+	probe.Must(2, "plan", "-detailed-exitcode", "-out", "plan.json")
+	return readPlan(t, filepath.Join(probe.Dir, "plan.json"))
+}
+
 // runCrashCases kills a run at each case and recovers it with resume, and
 // before the gate also with rollback, each a subtest.
-func runCrashCases(t *testing.T, b stateBackend, cases []crashCase) crashTally {
+func runCrashCases(t *testing.T, sc crashScenario, b stateBackend, cases []crashCase) crashTally {
 	var tally crashTally
 	for _, tc := range cases {
 		recoveries := []string{"resume"}
@@ -101,7 +161,7 @@ func runCrashCases(t *testing.T, b stateBackend, cases []crashCase) crashTally {
 				// stops the case before any statement after the call.
 				var k bool
 				defer func() { count(&tally, k, t.Failed()) }()
-				crashThenRecover(t, b, tc, rec, &k)
+				crashThenRecover(t, sc, b, tc, rec, &k)
 			})
 		}
 	}
@@ -134,12 +194,13 @@ func count(c *crashTally, killed, failed bool) {
 	}
 }
 
-// crashThenRecover runs one case against backend b; *killed says whether
-// the kill happened (set before anything can fail the case after it).
-func crashThenRecover(t *testing.T, b stateBackend, tc crashCase, recovery string, killed *bool) {
-	cl := clitest.SeedShop(t)
-	c, env := b.setup(t, cl)
-	before := b.observe(t, cl)
+// crashThenRecover runs one case of sc against backend b; *killed says
+// whether the kill happened (set before anything can fail the case after
+// it).
+func crashThenRecover(t *testing.T, sc crashScenario, b stateBackend, tc crashCase, recovery string, killed *bool) {
+	cl := sc.seed(t)
+	c, env := b.setup(t, cl, sc.spec)
+	before := b.observe(t, cl, sc)
 	c.Must(2, "plan", "-detailed-exitcode", "-out", "plan.json")
 	c.Bin = clitest.Bins.Crash
 	c.Env = append(slices.Clone(env), b.crashEnv()...)
@@ -150,6 +211,7 @@ func crashThenRecover(t *testing.T, b stateBackend, tc crashCase, recovery strin
 		if r.Code != 0 {
 			t.Fatalf("apply without a crash failed:\n%s", r)
 		}
+		t.Logf("point not reached: the run finished without a kill at %s:%s", tc.step, tc.point)
 		return
 	}
 	*killed = true
@@ -159,7 +221,7 @@ func crashThenRecover(t *testing.T, b stateBackend, tc crashCase, recovery strin
 		rb := c.Must(0, b.recover("rollback")...)
 		b.logRecovery(t, "rollback", rb)
 		tookOver(t, rb)
-		if diff := cmp.Diff(before, b.observe(t, cl)); diff != "" {
+		if diff := cmp.Diff(before, b.observe(t, cl, sc)); diff != "" {
 			t.Fatalf("rollback did not restore the world (-before +after):\n%s", diff)
 		}
 		c.Must(2, "plan", "-detailed-exitcode")
@@ -176,7 +238,7 @@ func crashThenRecover(t *testing.T, b stateBackend, tc crashCase, recovery strin
 		if tc.beforeGate {
 			tookOver(t, res)
 		}
-		clitest.CheckShopMigrated(t, before, b.observe(t, cl))
+		sc.migrated(t, before, b.observe(t, cl, sc))
 		c.Must(0, "plan", "-detailed-exitcode")
 	}
 	c.Calls()
@@ -203,8 +265,7 @@ const s3Lease = "3s"
 // setup makes the working directory (and, for S3, the state bucket and
 // the proxy that makes moto's conditional writes atomic) and returns the
 // environment every run of the case gets.
-func (b stateBackend) setup(t *testing.T, cl *awsclient.Clients) (*clitest.CLI, []string) {
-	spec := clitest.ShopSpec("rename-swap")
+func (b stateBackend) setup(t *testing.T, cl *awsclient.Clients, spec string) (*clitest.CLI, []string) {
 	if !b.s3 {
 		return clitest.New(t, clitest.Bins.Envmig, spec), nil
 	}
@@ -223,10 +284,12 @@ func (b stateBackend) crashEnv() []string {
 	return []string{stateLeaseEnv + "=" + s3Lease}
 }
 
-// observe is the environment: without the state bucket, whose journal
+// observe is what sc compares, without the state bucket, whose journal
 // changes with every run by design.
-func (b stateBackend) observe(t *testing.T, cl *awsclient.Clients) clitest.World {
-	return clitest.WithoutStateBucket(clitest.Observe(t, cl))
+func (b stateBackend) observe(t *testing.T, cl *awsclient.Clients, sc crashScenario) crashWorld {
+	w := sc.observe(t, cl)
+	w.World = clitest.WithoutStateBucket(w.World)
+	return w
 }
 
 // recover is the arguments of a recovery command after a kill. A killed
@@ -387,17 +450,15 @@ func TestCrashDuringRollbackAndCleanup(t *testing.T) {
 // other exits 3 naming the holder) are cmd/envmig's
 // TestTwoRunnersRaceOneS3Backend.
 func TestCrashSuiteS3(t *testing.T) {
-	clitest.SeedShop(t)
-	probe := clitest.New(t, clitest.Bins.Envmig, clitest.ShopSpec("rename-swap"))
-	probe.Must(2, "plan", "-detailed-exitcode", "-out", "plan.json")
-	p := readPlan(t, filepath.Join(probe.Dir, "plan.json"))
+	sc := renameSwap()
+	p := scenarioPlan(t, sc)
 	var cases []crashCase
 	if clitest.Full() {
-		cases = crashCases(p)
+		cases = crashCases(sc, p)
 	} else {
 		cases = s3Sample(t, p)
 	}
-	tally := runCrashCases(t, s3Journal, cases)
+	tally := runCrashCases(t, sc, s3Journal, cases)
 	clitest.Report(t, "C-S3", tally.figures(len(cases)))
 	if tally.killed == 0 && tally.failed == 0 {
 		t.Fatal("the crash hook never fired")

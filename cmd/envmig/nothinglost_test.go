@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/envmig/envmig/executor"
@@ -105,26 +103,9 @@ func TestRollbackAfterALateWriteKeepsIt(t *testing.T) {
 // lifecycle rules, CORS and tags without a word.
 func TestRegionMoveKeepsHistoryAndSettings(t *testing.T) {
 	cl := clitest.SeedShop(t)
-	ctx := context.Background()
 	b := demo.UploadsBucket
-	key := strings.Fields(clitest.BucketObjects(t, cl, b)[0])[0]
-	put(t, cl, b, key, "second version")
-	put(t, cl, b, "drafts/old.txt", "once")
-	if _, err := cl.S3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(b), Key: aws.String("drafts/old.txt")}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := cl.S3.PutBucketLifecycleConfiguration(ctx, &s3.PutBucketLifecycleConfigurationInput{Bucket: aws.String(b),
-		LifecycleConfiguration: &s3types.BucketLifecycleConfiguration{Rules: []s3types.LifecycleRule{{
-			ID: aws.String("expire-tmp"), Status: s3types.ExpirationStatusEnabled,
-			Filter:     &s3types.LifecycleRuleFilter{Prefix: aws.String("tmp/")},
-			Expiration: &s3types.LifecycleExpiration{Days: aws.Int32(7)}}}}}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := cl.S3.PutBucketCors(ctx, &s3.PutBucketCorsInput{Bucket: aws.String(b), CORSConfiguration: &s3types.CORSConfiguration{
-		CORSRules: []s3types.CORSRule{{AllowedMethods: []string{"GET"}, AllowedOrigins: []string{"https://shop.example"}}}}}); err != nil {
-		t.Fatal(err)
-	}
-	history, settings := versions(t, cl, b), bucketSettings(t, cl, b)
+	clitest.AddHistoryAndSettings(t, cl, b)
+	history, settings := clitest.Versions(t, cl, b), clitest.BucketSettings(t, cl, b)
 	c := newCLI(t, `aws {
   region = "us-east-1"
 }
@@ -147,10 +128,10 @@ environment "production" {
 		}
 	}
 	c.Must(0, "apply", "-auto-approve", "plan.json")
-	if got := versions(t, cl, b); !cmp.Equal(got, history) {
+	if got := clitest.Versions(t, cl, b); !cmp.Equal(got, history) {
 		t.Fatalf("the moved bucket's history differs (-before +after):\n%s", cmp.Diff(history, got))
 	}
-	if got := bucketSettings(t, cl, b); !cmp.Equal(got, settings) {
+	if got := clitest.BucketSettings(t, cl, b); !cmp.Equal(got, settings) {
 		t.Fatalf("the moved bucket's settings differ (-before +after):\n%s", cmp.Diff(settings, got))
 	}
 	c.Must(0, "plan", "-detailed-exitcode")
@@ -201,63 +182,4 @@ func put(t *testing.T, cl *awsclient.Clients, bucket, key, body string) {
 	if _, err := cl.S3.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: strings.NewReader(body)}); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// versions lists a bucket's history as S3 returns it, without version IDs
-// (they change in a copy): key, newest first, with sizes and delete markers.
-func versions(t *testing.T, cl *awsclient.Clients, bucket string) []string {
-	t.Helper()
-	var out []string
-	pg := s3.NewListObjectVersionsPaginator(cl.S3, &s3.ListObjectVersionsInput{Bucket: aws.String(bucket)})
-	for pg.HasMorePages() {
-		page, err := pg.NextPage(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, v := range page.Versions {
-			out = append(out, fmt.Sprintf("%s size=%d etag=%s latest=%t", aws.ToString(v.Key), aws.ToInt64(v.Size), aws.ToString(v.ETag), aws.ToBool(v.IsLatest)))
-		}
-		for _, m := range page.DeleteMarkers {
-			out = append(out, fmt.Sprintf("%s delete-marker latest=%t", aws.ToString(m.Key), aws.ToBool(m.IsLatest)))
-		}
-	}
-	slices.Sort(out)
-	return out
-}
-
-func bucketSettings(t *testing.T, cl *awsclient.Clients, bucket string) []string {
-	t.Helper()
-	ctx := context.Background()
-	var out []string
-	lc, err := cl.S3.GetBucketLifecycleConfiguration(ctx, &s3.GetBucketLifecycleConfigurationInput{Bucket: aws.String(bucket)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range lc.Rules {
-		out = append(out, fmt.Sprintf("lifecycle %s %s days=%d", aws.ToString(r.ID), r.Status, aws.ToInt32(r.Expiration.Days)))
-	}
-	cors, err := cl.S3.GetBucketCors(ctx, &s3.GetBucketCorsInput{Bucket: aws.String(bucket)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range cors.CORSRules {
-		out = append(out, fmt.Sprintf("cors %v %v", r.AllowedMethods, r.AllowedOrigins))
-	}
-	tags, err := cl.S3.GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: aws.String(bucket)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tg := range tags.TagSet {
-		if strings.HasPrefix(aws.ToString(tg.Key), "envmig:") {
-			continue // the record of the run that made the bucket
-		}
-		out = append(out, "tag "+aws.ToString(tg.Key)+"="+aws.ToString(tg.Value))
-	}
-	ver, err := cl.S3.GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: aws.String(bucket)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	out = append(out, "versioning "+string(ver.Status))
-	slices.Sort(out)
-	return out
 }

@@ -389,12 +389,19 @@ func (h *DeleteHandler) Apply(ctx context.Context, sc *executor.StepContext) err
 		if ok, err := exists(ctx, c, name); err != nil || !ok {
 			return err // already deleted by an earlier attempt
 		}
-		if err := h.Guard(ctx, sc, *p.Guard); err != nil {
-			var ce *executor.ChangedError
-			if p.Guard.Copy == "" && errors.As(err, &ce) {
-				return fmt.Errorf("bucket %s is kept: it changed since run %s copied it (%s); cleanup never deletes what the run did not retire", name, p.Guard.Run, strings.Join(ce.Changes, "; "))
+		// Once the emptying began, the original differs from its manifest
+		// by what this step deleted: the guard would take that for a
+		// change (and a catch-up would copy the deletions into the copy).
+		// What the emptying still deletes is limited to the manifest, so
+		// a later write stays either way.
+		if sc.Value("emptying") == "" {
+			if err := h.Guard(ctx, sc, *p.Guard); err != nil {
+				var ce *executor.ChangedError
+				if p.Guard.Copy == "" && errors.As(err, &ce) {
+					return fmt.Errorf("bucket %s is kept: it changed since run %s copied it (%s); cleanup never deletes what the run did not retire", name, p.Guard.Run, strings.Join(ce.Changes, "; "))
+				}
+				return err
 			}
-			return err
 		}
 		r, err := openManifest(ctx, sc, *p.Guard)
 		if err != nil {
@@ -413,11 +420,40 @@ func (h *DeleteHandler) Apply(ctx context.Context, sc *executor.StepContext) err
 			return EmptyBucket(ctx, api, bucket, opts)
 		}
 	}
-	res, err := del(ctx, c, name, opts)
+	if p.Guard != nil {
+		if err := sc.Record("emptying", "started"); err != nil {
+			return err
+		}
+	}
+	res, err := del(ctx, acceptedDeletes{c, sc}, name, opts)
 	if err != nil {
 		return err
 	}
 	return sc.Record("deleted_objects", strconv.FormatInt(res.Deleted, 10))
+}
+
+// acceptedDeletes marks each batch of deletes and the bucket's delete that
+// S3 accepted as a crash point: a kill there leaves the bucket half
+// emptied, or gone with its step not journaled done.
+type acceptedDeletes struct {
+	EmptyAPI
+	sc *executor.StepContext
+}
+
+func (a acceptedDeletes) DeleteObjects(ctx context.Context, in *s3.DeleteObjectsInput, optFns ...func(*s3.Options)) (*s3.DeleteObjectsOutput, error) {
+	out, err := a.EmptyAPI.DeleteObjects(ctx, in, optFns...)
+	if err == nil {
+		a.sc.Accepted()
+	}
+	return out, err
+}
+
+func (a acceptedDeletes) DeleteBucket(ctx context.Context, in *s3.DeleteBucketInput, optFns ...func(*s3.Options)) (*s3.DeleteBucketOutput, error) {
+	out, err := a.EmptyAPI.DeleteBucket(ctx, in, optFns...)
+	if err == nil {
+		a.sc.Accepted()
+	}
+	return out, err
 }
 
 // deletable refuses to empty a bucket that is neither one the plan
@@ -463,7 +499,14 @@ func (h *VerifyHandler) Apply(ctx context.Context, sc *executor.StepContext) err
 		return err
 	}
 	if p.Guard != nil {
-		if err := h.Guard(ctx, sc, *p.Guard); err != nil {
+		// Once the emptying began, the original differs from its manifest
+		// by what this step deleted: the guard would take that for a
+		// change (and a catch-up would copy the deletions into the copy).
+		// What the emptying still deletes is limited to the manifest, so
+		// a later write stays either way.
+		if sc.Value("emptying") != "" {
+			// checked before this step's first delete
+		} else if err := h.Guard(ctx, sc, *p.Guard); err != nil {
 			return err
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/envmig/envmig/executor"
+	"github.com/envmig/envmig/executor/executortest"
 	"github.com/envmig/envmig/internal/awsclient"
 	"github.com/envmig/envmig/internal/testaws"
 	"github.com/envmig/envmig/planner/plan"
@@ -284,9 +285,22 @@ func TestMotoCopyVerifyDeleteHandlers(t *testing.T) {
 		t.Fatalf("delete of an unobserved bucket: %v", err)
 	}
 	p.Observations = append(p.Observations, plan.Observation{Address: "bucket.u", Kind: plan.KindBucket, ID: "orig", Exists: true})
-	for range 2 {
-		if err := hs[plan.BucketDelete].Apply(ctx, executor.NewStepContext(p, del, "apply", nil)); err != nil {
+	for i := range 2 {
+		dsc := executor.NewStepContext(p, del, "apply", nil)
+		accepted := 0
+		dsc.TestHooks(nil, func(point string) {
+			if point == executor.PointAccepted {
+				accepted++
+			}
+		}, nil)
+		if err := hs[plan.BucketDelete].Apply(ctx, dsc); err != nil {
 			t.Fatal(err)
+		}
+		// The emptying and the bucket's delete are crash points (the
+		// crash suite kills a half-emptied original); a second attempt
+		// finds nothing to delete.
+		if want := []int{2, 0}[i]; accepted != want {
+			t.Errorf("attempt %d: accepted %d times, want %d (one batch of deletes, then the bucket)", i+1, accepted, want)
 		}
 	}
 	if ok, _ := exists(ctx, c, "orig"); ok {
@@ -315,5 +329,61 @@ func TestMotoRevertRemovesTheBucketCreatedBeforeItWasTagged(t *testing.T) {
 	}
 	if ok, _ := exists(ctx, c, "half-made"); ok {
 		t.Fatal("the bucket the step created before it could tag it was left behind")
+	}
+}
+
+// Found by the crash suite (C-region): killed after S3 accepted a batch of
+// deletes of a region move's original, past the point of no return, the
+// resumed delete's guard took the half-emptied original for one that
+// changed since its copy and stopped the run for good. Once the emptying
+// began, the resumed step finishes it, still deleting only what the
+// manifest lists.
+func TestGuardedDeleteFinishesAnEmptyingItBegan(t *testing.T) {
+	testaws.Reset(t)
+	hs, c := handlers(t)
+	ctx := context.Background()
+	mkBucket(t, c, "orig")
+	enableVersioning(t, c, "orig")
+	fillVersions(t, c, "orig", 20, 2)
+	manifest, _ := takeManifest(t, c, "orig")
+	p := testPlan()
+	p.Observations = append(p.Observations, plan.Observation{Address: "bucket.u", Kind: plan.KindBucket, ID: "orig", Exists: true})
+	blobs := &executortest.MemBlobs{}
+	run := executor.NewStepContext(p, plan.Step{ID: "x"}, "apply", nil).Lineage()
+	del := plan.Step{ID: "bucket.delete.u", Action: plan.BucketDelete, Params: plan.BucketDeleteParams{Bucket: "orig", Region: testaws.Region,
+		Guard: &plan.BucketGuard{Bucket: "orig", Region: testaws.Region, Manifest: plan.ManifestName("orig"), Run: run, History: true}}}
+	sc := executor.NewStepContext(p, del, "apply", nil)
+	sc.TestBlobs(blobs)
+	w, err := sc.CreateBlob(ctx, plan.ManifestName("orig"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(manifest); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// The first batch of the killed attempt: the first key's versions.
+	vs, err := c.ListObjectVersions(ctx, &s3.ListObjectVersionsInput{Bucket: aws.String("orig"), MaxKeys: aws.Int32(2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range vs.Versions {
+		if _, err := c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String("orig"), Key: v.Key, VersionId: v.VersionId}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Without the record that the emptying began, the guard sees a change.
+	if err := hs[plan.BucketDelete].Apply(ctx, sc); err == nil || !strings.Contains(err.Error(), "changed") {
+		t.Fatalf("a guarded delete of a changed original: %v", err)
+	}
+	resumed := executor.NewStepContext(p, del, "apply", map[string]string{"emptying": "started"})
+	resumed.TestBlobs(blobs)
+	if err := hs[plan.BucketDelete].Apply(ctx, resumed); err != nil {
+		t.Fatalf("the resumed emptying: %v", err)
+	}
+	if ok, _ := exists(ctx, c, "orig"); ok {
+		t.Error("the resumed emptying left the bucket")
 	}
 }

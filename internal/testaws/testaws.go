@@ -6,7 +6,8 @@
 //	func TestMain(m *testing.M) { os.Exit(testaws.Main(m)) }
 //
 // Main uses the endpoint in ENVMIG_TEST_AWS_ENDPOINT when it is set;
-// otherwise it starts `python3 -m moto.server` on a free loopback port (the
+// otherwise it starts moto's server (`python3 -m moto.server`, with the
+// fidelity fix of motoServer) on a free loopback port (the
 // interpreter can be chosen with ENVMIG_PYTHON; a .venv at the module root is
 // preferred when present), waits for it, runs the tests, and stops it by PID.
 // It sets AWS_ENDPOINT_URL, static test credentials and AWS_REGION for the
@@ -131,7 +132,7 @@ func start() (stop func(), err error) {
 		return nil, err
 	}
 	py := python()
-	cmd := exec.Command(py, "-m", "moto.server", "-H", "127.0.0.1", "-p", fmt.Sprint(port))
+	cmd := exec.Command(py, "-c", motoServer, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	logf, _ := os.CreateTemp("", "envmig-moto-*.log")
 	if logf != nil {
@@ -206,6 +207,29 @@ func freePort() (int, error) {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
+
+// motoServer runs moto's server with one fidelity fix: S3 deletes a
+// bucket's tags with the bucket, moto kept them for the next bucket of that
+// name (a bucket re-created by a region move came back with the old one's
+// tags). The fix is skipped when moto's internals differ.
+const motoServer = `import sys
+from moto.s3 import models
+
+_delete_bucket = getattr(models.S3Backend, "delete_bucket", None)
+
+def delete_bucket(self, bucket_name):
+    bucket = _delete_bucket(self, bucket_name)
+    tagger = getattr(self, "tagger", None)
+    if bucket is not None and tagger is not None and getattr(bucket, "arn", None):
+        tagger.delete_all_tags_for_resource(bucket.arn)
+    return bucket
+
+if _delete_bucket is not None:
+    models.S3Backend.delete_bucket = delete_bucket
+
+from moto.server import main
+main(sys.argv[1:])
+`
 
 // python picks the interpreter: ENVMIG_PYTHON, then the module root's
 // .venv, then python3.
