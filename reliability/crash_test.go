@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -321,30 +320,7 @@ func (b stateBackend) check(t *testing.T, cl *awsclient.Clients) {
 	if !b.s3 {
 		return
 	}
-	vs, deleted := clitest.StateVersions(t, cl, "production")
-	if deleted > 0 {
-		t.Fatalf("the journal was deleted %d time(s)", deleted)
-	}
-	if len(vs) < 2 {
-		t.Fatalf("the journal has %d version(s)", len(vs))
-	}
-	// S3 lists a key's versions newest first, and keeps LastModified to
-	// the second: walk them oldest first by serial, and require S3's order
-	// to agree (no two versions with one serial, none older in time than a
-	// lower serial, and the latest version the highest serial).
-	sort.SliceStable(vs, func(i, j int) bool { return vs[i].State.Serial < vs[j].State.Serial })
-	for i := 1; i < len(vs); i++ {
-		prev, cur := vs[i-1], vs[i]
-		if cur.State.Serial == prev.State.Serial {
-			t.Fatalf("two journal versions have serial %d", cur.State.Serial)
-		}
-		if cur.At.Before(prev.At) {
-			t.Fatalf("serial %d was written before serial %d", cur.State.Serial, prev.State.Serial)
-		}
-	}
-	if last := vs[len(vs)-1]; !last.Latest {
-		t.Fatalf("the highest serial %d is not the journal's latest version", last.State.Serial)
-	}
+	vs := clitest.JournalHistory(t, cl, "production")
 	if clitest.StateLockLeft(t, cl, "production") {
 		t.Fatal("a state lock object is left after the recovery finished")
 	}

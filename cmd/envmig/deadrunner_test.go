@@ -3,12 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -591,57 +589,9 @@ func TestKilledRunnerIsTakenOverAfterItsLease(t *testing.T) {
 // records run finished. It returns the last version's content.
 func requireJournalConsistent(t *testing.T, cl *awsclient.Clients, run string) string {
 	t.Helper()
-	ctx := context.Background()
-	key := statePrefix + "production.state.json"
-	out, err := cl.S3.ListObjectVersions(ctx, &s3.ListObjectVersionsInput{Bucket: aws.String(stateBucket), Prefix: aws.String(key)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if aws.ToBool(out.IsTruncated) {
-		t.Fatal("the journal has more versions than one listing: list them all")
-	}
-	type version struct {
-		id   string
-		at   time.Time
-		data string
-		st   *statefile.State
-	}
-	var vs []version
-	for _, v := range out.Versions {
-		if aws.ToString(v.Key) != key {
-			continue
-		}
-		g, err := cl.S3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(stateBucket), Key: aws.String(key), VersionId: v.VersionId})
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := io.ReadAll(g.Body)
-		g.Body.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		st, err := statefile.Decode("version "+aws.ToString(v.VersionId), "production", b)
-		if err != nil {
-			t.Fatalf("a journal version does not decode: %v", err)
-		}
-		vs = append(vs, version{aws.ToString(v.VersionId), aws.ToTime(v.LastModified), string(b), st})
-	}
-	if len(out.DeleteMarkers) > 0 {
-		t.Fatalf("the journal was deleted %d time(s)", len(out.DeleteMarkers))
-	}
-	if len(vs) < 2 {
-		t.Fatalf("the journal has %d version(s)", len(vs))
-	}
-	// Oldest first: by serial, which must then also be the order S3 kept.
-	sort.SliceStable(vs, func(i, j int) bool { return vs[i].st.Serial < vs[j].st.Serial })
+	vs := clitest.JournalHistory(t, cl, "production")
 	for i := 1; i < len(vs); i++ {
-		prev, cur := vs[i-1].st, vs[i].st
-		if cur.Serial == prev.Serial {
-			t.Fatalf("two journal versions have serial %d", cur.Serial)
-		}
-		if vs[i].at.Before(vs[i-1].at) {
-			t.Fatalf("serial %d was written before serial %d", cur.Serial, prev.Serial)
-		}
+		prev, cur := vs[i-1].State, vs[i].State
 		if cur.Lineage != prev.Lineage || cur.Lineage != run {
 			continue
 		}
@@ -655,12 +605,12 @@ func requireJournalConsistent(t *testing.T, cl *awsclient.Clients, run string) s
 			}
 		}
 	}
-	last := vs[len(vs)-1].st
+	last := vs[len(vs)-1].State
 	if last.Lineage != run || !last.Finished() {
 		t.Fatalf("the last journal version (serial %d) records run %s %s, not run %s finished", last.Serial, last.Lineage, last.Status, run)
 	}
-	t.Logf("journal: %d versions, serials %d..%d", len(vs), vs[0].st.Serial, last.Serial)
-	return vs[len(vs)-1].data
+	t.Logf("journal: %d versions, serials %d..%d", len(vs), vs[0].State.Serial, last.Serial)
+	return string(vs[len(vs)-1].Data)
 }
 
 // A runner stalls (SIGSTOP: a frozen VM, a long GC pause) while it holds

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -169,4 +170,35 @@ func StateLockLeft(t testing.TB, cl *awsclient.Clients, env string) bool {
 		}
 	}
 	return false
+}
+
+// JournalHistory is every version of env's journal in the state bucket,
+// oldest first, checked to be one line: it was never deleted, it has at
+// least two versions, no two share a serial, a higher serial was never
+// written before a lower one, and the highest serial is S3's latest
+// version. (S3 keeps LastModified to the second and moto breaks ties
+// oldest first, so the order is the serials', checked against S3's.)
+func JournalHistory(t testing.TB, cl *awsclient.Clients, env string) []StateVersion {
+	t.Helper()
+	vs, deleted := StateVersions(t, cl, env)
+	if deleted > 0 {
+		t.Fatalf("the journal was deleted %d time(s)", deleted)
+	}
+	if len(vs) < 2 {
+		t.Fatalf("the journal has %d version(s)", len(vs))
+	}
+	sort.SliceStable(vs, func(i, j int) bool { return vs[i].State.Serial < vs[j].State.Serial })
+	for i := 1; i < len(vs); i++ {
+		prev, cur := vs[i-1], vs[i]
+		if cur.State.Serial == prev.State.Serial {
+			t.Fatalf("two journal versions have serial %d", cur.State.Serial)
+		}
+		if cur.At.Before(prev.At) {
+			t.Fatalf("serial %d was written before serial %d", cur.State.Serial, prev.State.Serial)
+		}
+	}
+	if last := vs[len(vs)-1]; !last.Latest {
+		t.Fatalf("the highest serial %d is not the journal's latest version", last.State.Serial)
+	}
+	return vs
 }
