@@ -52,14 +52,9 @@ func CloneRequest(cfg *config.Config, env *config.Environment, stack map[string]
 // only read; the environment stays in service. Every step is a prepare
 // step, so a failure removes the partial clone; the gate comes last.
 func Clone(cfg *config.Config, env *config.Environment, obs *live.Observed, name string, opts Options) (*plan.Plan, error) {
-	if err := ValidCloneName(name); err != nil {
+	t, p, err := clonePlan(cfg, env, obs, name, "clone", opts)
+	if err != nil {
 		return nil, err
-	}
-	t := resolve(env, obs.StackResources, obs.StackFound)
-	p := &plan.Plan{
-		Lineage: opts.Lineage, CreatedAt: opts.Now.UTC(), Tool: opts.Tool,
-		Environment: env.Name + ".clone-" + name, Account: obs.Identity.Account, Region: obs.Region,
-		Strategy: "clone", ConfigDigest: cfg.Digest,
 	}
 	a := &analyzer{diags: t.diags}
 	b := &builder{lineage: opts.Lineage, env: env, region: obs.Region}
@@ -187,14 +182,9 @@ func cloneObservation(address string, kind plan.Kind, id string, tags map[string
 // final snapshots (a bucket with every version). A resource under a
 // clone's name that lacks the tag is refused (EM123), never deleted.
 func CloneDestroy(cfg *config.Config, env *config.Environment, obs *live.Observed, name string, opts Options) (*plan.Plan, error) {
-	if err := ValidCloneName(name); err != nil {
+	t, p, err := clonePlan(cfg, env, obs, name, StrategyCloneDestroy, opts)
+	if err != nil {
 		return nil, err
-	}
-	t := resolve(env, obs.StackResources, obs.StackFound)
-	p := &plan.Plan{
-		Lineage: opts.Lineage, CreatedAt: opts.Now.UTC(), Tool: opts.Tool,
-		Environment: env.Name + ".clone-" + name, Account: obs.Identity.Account, Region: obs.Region,
-		Strategy: StrategyCloneDestroy, ConfigDigest: cfg.Digest,
 	}
 	a := &analyzer{diags: t.diags}
 	b := &builder{lineage: opts.Lineage, env: env, region: obs.Region}
@@ -288,4 +278,18 @@ func cloneRestoreParams(dp dbPlan, snapshot, target string, tags map[string]stri
 	private := false
 	p.Settings.PubliclyAccessible = &private
 	return p
+}
+
+// clonePlan resolves env's resources and starts the plan of an operation
+// on its clone NAME, recorded in the clone's own journal.
+func clonePlan(cfg *config.Config, env *config.Environment, obs *live.Observed, name, strategy string, opts Options) (targets, *plan.Plan, error) {
+	if err := ValidCloneName(name); err != nil {
+		return targets{}, nil, err
+	}
+	p := &plan.Plan{
+		Lineage: opts.Lineage, CreatedAt: opts.Now.UTC(), Tool: opts.Tool,
+		Environment: env.Name + ".clone-" + name, Account: obs.Identity.Account, Region: obs.Region,
+		Strategy: strategy, ConfigDigest: cfg.Digest,
+	}
+	return resolve(env, obs.StackResources, obs.StackFound), p, nil
 }
