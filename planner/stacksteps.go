@@ -16,27 +16,8 @@ import (
 // done by CloudFormation.
 func (b *builder) swapSteps(sw *swap, dbs []dbPlan, buckets []bucketPlan, services []serviceTarget, switches []switchTarget) []plan.Step {
 	level := b.env.Migration.Verify.Objects
-	b.add(plan.PhasePrepare, plan.Step{
-		ID: "preflight", Action: plan.Preflight, Params: plan.PreflightParams{},
-		Description: fmt.Sprintf("Check the caller is in an allowed account and region %s, and that nothing changed since the plan", b.region),
-	})
-	var standbyIDs, groups []string
-	for _, s := range services {
-		id := "group.standby." + s.cfg.Name
-		standbyIDs = append(standbyIDs, id)
-		groups = append(groups, s.group)
-		b.add(plan.PhasePrepare, plan.Step{
-			ID: id, Action: plan.GroupStandby, Resource: s.address,
-			Description: fmt.Sprintf("Take %s out of service: suspend its scaling processes (instance refresh included), move every InService instance to Standby", s.group),
-			Undo:        "Move the instances back to InService and restore the group's sizes and processes",
-			Params:      plan.GroupStandbyParams{Group: s.group},
-		})
-		b.standby = true
-	}
-	for _, s := range switches {
-		b.switchOff(s)
-		b.standby = true
-	}
+	b.preflight()
+	standbyIDs, groups := b.standbyAll(services, switches)
 	var db *dbPlan
 	for i := range dbs {
 		if sw.db != nil && dbs[i].t.cfg.LogicalID == sw.db.logicalID {
@@ -296,27 +277,8 @@ func httpParams(h *config.HTTPCheck, createStep string) plan.VerifyHTTPParams {
 // change set is created and shown before the point of no return, and
 // executed after it, in standby.
 func (b *builder) stackUpdateSteps(sw *swap, dbs []dbPlan, services []serviceTarget, switches []switchTarget) []plan.Step {
-	b.add(plan.PhasePrepare, plan.Step{
-		ID: "preflight", Action: plan.Preflight, Params: plan.PreflightParams{},
-		Description: fmt.Sprintf("Check the caller is in an allowed account and region %s, and that nothing changed since the plan", b.region),
-	})
-	var standbyIDs, groups []string
-	for _, s := range services {
-		id := "group.standby." + s.cfg.Name
-		standbyIDs = append(standbyIDs, id)
-		groups = append(groups, s.group)
-		b.add(plan.PhasePrepare, plan.Step{
-			ID: id, Action: plan.GroupStandby, Resource: s.address,
-			Description: fmt.Sprintf("Take %s out of service: suspend its scaling processes (instance refresh included), move every InService instance to Standby", s.group),
-			Undo:        "Move the instances back to InService and restore the group's sizes and processes",
-			Params:      plan.GroupStandbyParams{Group: s.group},
-		})
-		b.standby = true
-	}
-	for _, s := range switches {
-		b.switchOff(s)
-		b.standby = true
-	}
+	b.preflight()
+	standbyIDs, groups := b.standbyAll(services, switches)
 	var db *dbPlan
 	for i := range dbs {
 		if sw.db != nil && dbs[i].t.cfg.LogicalID == sw.db.logicalID {

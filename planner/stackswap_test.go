@@ -381,3 +381,23 @@ func TestStackInPlaceWhenNothingPersistentIsReplaced(t *testing.T) {
 		t.Fatalf("a replacing change is not a swap: %v", stepIDs(p))
 	}
 }
+
+// A stack-swap's switches open the standby like any other strategy's: with
+// no group, the first writer's stop time is inside the window.
+func TestStackSwapSwitchesAreInsideTheStandby(t *testing.T) {
+	cfg, env := stackEnv(exampleTemplate(t, "env-v2.yaml"))
+	env.Services = nil
+	env.Switches = []*config.Switch{{Name: "nightly", Kind: config.SwitchEventBridgeRule, Target: "nightly"}}
+	obs := liveStack(t)
+	obs.Switches = map[string]*live.Switch{
+		live.SwitchKey(live.SwitchRule, "nightly"): {Kind: live.SwitchRule, Ref: "nightly", Exists: true, On: true, Stop: live.RuleStop, Start: live.RuleStart},
+	}
+	p := mustPlan(t, cfg, env, obs)
+	if errs := p.Errors(); len(errs) != 0 {
+		t.Fatalf("errors: %+v", errs)
+	}
+	s, ok := p.Step("switch.off.nightly")
+	if !ok || !s.InStandby || s.EstimateSeconds == 0 {
+		t.Fatalf("switch.off.nightly = %+v (found %v): want it inside the standby, estimated", s, ok)
+	}
+}

@@ -47,29 +47,22 @@ func (b *builder) keep(kind, id, region, why string, with ...func(*plan.Leftover
 	b.leftovers = append(b.leftovers, l)
 }
 
-func (b *builder) steps(dbs []dbPlan, buckets []bucketPlan, services []serviceTarget, switches []switchTarget, copies []bucketCopy, migrate bool) []plan.Step {
+// preflight adds a run's first step.
+func (b *builder) preflight() {
 	b.add(plan.PhasePrepare, plan.Step{
 		ID: "preflight", Action: plan.Preflight, Params: plan.PreflightParams{},
 		Description: fmt.Sprintf("Check the caller is in an allowed account and region %s, and that nothing changed since the plan", b.region),
 	})
-	var migrating []dbPlan
-	if !migrate {
-		copies, services, switches = nil, nil, nil
-	}
-	for _, d := range dbs {
-		if migrate && d.res.Action == plan.ActionMigrate {
-			migrating = append(migrating, d)
-		}
-	}
-	for _, c := range copies {
-		b.prepareCopy(c)
-	}
-	// The standby: the groups first (no user reaches the data), then every
-	// other writer.
-	var standbyIDs []string
+}
+
+// standbyAll adds the standby's steps: the groups first (no user reaches
+// the data), then every other writer. It returns the groups' standby step
+// IDs and names.
+func (b *builder) standbyAll(services []serviceTarget, switches []switchTarget) (standbyIDs, groups []string) {
 	for _, s := range services {
 		id := "group.standby." + s.cfg.Name
 		standbyIDs = append(standbyIDs, id)
+		groups = append(groups, s.group)
 		b.add(plan.PhasePrepare, plan.Step{
 			ID: id, Action: plan.GroupStandby, Resource: s.address,
 			Description: fmt.Sprintf("Take %s out of service: suspend its scaling processes (instance refresh included), move every InService instance to Standby", s.group),
@@ -86,6 +79,26 @@ func (b *builder) steps(dbs []dbPlan, buckets []bucketPlan, services []serviceTa
 		b.switchOff(sw)
 		b.switchedOff = b.switchedOff || sw.cfg.Kind != config.SwitchCommand
 	}
+	return standbyIDs, groups
+}
+
+func (b *builder) steps(dbs []dbPlan, buckets []bucketPlan, services []serviceTarget, switches []switchTarget, copies []bucketCopy, migrate bool) []plan.Step {
+	b.preflight()
+	var migrating []dbPlan
+	if !migrate {
+		copies, services, switches = nil, nil, nil
+	}
+	for _, d := range dbs {
+		if migrate && d.res.Action == plan.ActionMigrate {
+			migrating = append(migrating, d)
+		}
+	}
+	for _, c := range copies {
+		b.prepareCopy(c)
+	}
+	// The standby: the groups first (no user reaches the data), then every
+	// other writer.
+	standbyIDs, _ := b.standbyAll(services, switches)
 	// The deltas first: they record the originals' manifests as close to
 	// the start of the standby as possible, and every later check compares
 	// the originals with them.
