@@ -25,6 +25,10 @@ func TestCloneAnEnvironmentForExperiments(t *testing.T) {
 	if !strings.Contains(r.Stdout, "Clone complete!") {
 		t.Fatalf("%s", r)
 	}
+	// A clone has no point of no return: its output never speaks of one.
+	if strings.Contains(strings.ToLower(r.Stdout), "point of no return") {
+		t.Fatalf("the clone's output speaks of a point of no return:\n%s", r.Stdout)
+	}
 	after := clitest.Observe(t, cl)
 	// The originals are untouched, the group never left service.
 	for _, id := range []string{demo.Database} {
@@ -76,7 +80,8 @@ func TestCloneAnEnvironmentForExperiments(t *testing.T) {
 		}
 	}
 	d := c.Must(0, "clone", "-destroy", "exp1", "-auto-approve")
-	if !strings.Contains(d.Stdout, "Destroy clone: 3 to delete for good") || !strings.Contains(d.Stdout, "Destroy complete!") {
+	if !strings.Contains(d.Stdout, "Destroy clone: 3 to delete for good") || !strings.Contains(d.Stdout, "Destroy complete!") ||
+		strings.Contains(strings.ToLower(d.Stdout), "point of no return") {
 		t.Fatalf("%s", d)
 	}
 	gone := clitest.Observe(t, cl)

@@ -65,7 +65,15 @@ func (g *globals) gate(cl *awsclient.Clients, frozen *check.Frozen, autoApprove 
 // answered in advance.
 func (g *globals) confirmGate(_ context.Context, sc *executor.StepContext, p plan.GateParams, autoApprove bool) error {
 	if autoApprove {
-		sc.Report(executor.Progress{Line: "crossing the point of no return (-auto-approve)"})
+		switch sc.Plan.Strategy {
+		case "clone":
+			// A clone's gate only marks it complete: nothing follows it.
+		case plan.StrategyCloneDestroy:
+			// Its confirmation was asked before the run began.
+			sc.Report(executor.Progress{Line: "deleting the clone"})
+		default:
+			sc.Report(executor.Progress{Line: "crossing the point of no return (-auto-approve)"})
+		}
 		return nil
 	}
 	env := p.Environment
