@@ -107,7 +107,13 @@ func runStatus(ctx context.Context, g *globals, environment string, asJSON bool)
 			fmt.Fprintf(g.stdout, "Lock left by %s: its holder is gone (its lease expired, or its process no longer runs); the next resume, rollback or cleanup takes it over\n\n", describeHolder(info))
 		}
 	}
-	return view.StatusText(g.stdout, st, g.style())
+	if err := view.StatusText(g.stdout, st, g.style()); err != nil {
+		return err
+	}
+	// Where the journal is: a path here, or the s3:// object any runner
+	// can resume from.
+	_, err = fmt.Fprintf(g.stdout, "\nJournal: %s\n", j.Location())
+	return err
 }
 
 // describeHolder says who holds a lock.

@@ -184,7 +184,7 @@ func TestDeadRunnerS3StateFreshDirectoryResumes(t *testing.T) {
 	cl, before, run, c := deadRunner(t, spec, true, stateLeaseEnv+"=3s")
 
 	st := c.Must(0, "status")
-	for _, want := range []string{"run " + run, "db.restore.main", "started", "Stopped at step 8 (db.restore.main)"} {
+	for _, want := range []string{"run " + run, "db.restore.main", "started", "Stopped at step 8 (db.restore.main)", "Journal: s3://"} {
 		if !strings.Contains(st.Stdout, want) {
 			t.Fatalf("status from a fresh directory does not say %q:\n%s", want, st)
 		}
