@@ -221,3 +221,39 @@ func TestCopyIntoAnotherRegionMapsTheKMSKey(t *testing.T) {
 		t.Error("an object whose key could not be mapped was copied anyway")
 	}
 }
+
+// TestChecksumLevelHeadsOnlyWhatAListingCannotDecide: at the default level
+// a pair with one ETag of one layout is decided by the listings (a HEAD
+// would read back the same digest), so verifying a bucket costs its
+// listings; a pair of other part layouts is decided by its stored
+// checksums, and a checksum that differs is a difference.
+func TestChecksumLevelHeadsOnlyWhatAListingCannotDecide(t *testing.T) {
+	s := newStub("src", "dst")
+	data := bytes.Repeat([]byte("x"), 300)
+	for i := range 50 {
+		k := fmt.Sprintf("same/%02d", i)
+		for _, b := range []string{"src", "dst"} {
+			s.put(b, k, data)
+			s.buckets[b][k].crc32 = "AAAAAA=="
+		}
+	}
+	// Same content, other part layouts: only the stored checksums decide.
+	s.putMultipart("src", "layout/equal", data, 200, 100)
+	s.put("dst", "layout/equal", data)
+	s.putMultipart("src", "layout/differs", data, 200, 100)
+	s.put("dst", "layout/differs", bytes.Repeat([]byte("y"), 300))
+	for b, sums := range map[string][2]string{"src": {"BBBBBB==", "CCCCCC=="}, "dst": {"BBBBBB==", "DDDDDD=="}} {
+		s.buckets[b]["layout/equal"].crc32 = sums[0]
+		s.buckets[b]["layout/differs"].crc32 = sums[1]
+	}
+	rep, err := Verify(context.Background(), s, s, "src", "dst", LevelChecksum)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]Difference{{Key: "layout/differs", Kind: DiffIdentity}}, rep.Differences, cmpKindOnly); diff != "" {
+		t.Errorf("checksum level (-want +got):\n%s", diff)
+	}
+	if got := s.count("HeadObject"); got != 4 {
+		t.Errorf("%d HEADs, want 4: one per object of the two pairs a listing cannot decide", got)
+	}
+}

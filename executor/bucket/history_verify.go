@@ -157,19 +157,19 @@ func judgeVersions(level string, so, do Object) (kind, detail string, check bool
 	if level == LevelCount {
 		return "", "", false
 	}
-	if level != LevelETag && sameChecksumAlgorithm(so, do) {
-		return "", "", true
-	}
+	// A HEAD decides what the ETags cannot: stored checksums of one
+	// algorithm, or (content) both bodies.
+	byHead := level == LevelContent || (level == LevelChecksum && sameChecksumAlgorithm(so, do))
 	switch Compare(so, do) {
 	case Same:
 		return "", "", false
 	case Different:
-		if level == LevelContent {
+		if byHead {
 			return "", "", true // SSE-KMS ETags differ per copy
 		}
 		return DiffIdentity, fmt.Sprintf("ETag %s, copy has %s", so.ETag, do.ETag), false
 	}
-	if level == LevelContent {
+	if byHead {
 		return "", "", true
 	}
 	return DiffUnverifiable, fmt.Sprintf("ETag %s, copy has %s: part layouts differ and no stored checksums; verify with objects = \"content\"", so.ETag, do.ETag), false

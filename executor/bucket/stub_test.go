@@ -47,6 +47,9 @@ type stubObj struct {
 	tags  map[string]string
 	// sse is the server-side encryption HEAD reports.
 	sse types.ServerSideEncryption
+	// crc32, when set, is the stored CRC32 checksum: listings name the
+	// algorithm, a HEAD with checksum mode returns it.
+	crc32 string
 }
 
 type stubUpload struct {
@@ -167,7 +170,11 @@ func (s *stubS3) ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, _
 			}
 		}
 		o := b[k]
-		out.Contents = append(out.Contents, types.Object{Key: aws.String(k), Size: aws.Int64(int64(len(o.data))), ETag: aws.String(`"` + o.etag + `"`)})
+		obj := types.Object{Key: aws.String(k), Size: aws.Int64(int64(len(o.data))), ETag: aws.String(`"` + o.etag + `"`)}
+		if o.crc32 != "" {
+			obj.ChecksumAlgorithm = []types.ChecksumAlgorithm{types.ChecksumAlgorithmCrc32}
+		}
+		out.Contents = append(out.Contents, obj)
 		last = k
 	}
 	if s.misorder && len(out.Contents) > 2 {
@@ -230,6 +237,9 @@ func (s *stubS3) HeadObject(ctx context.Context, in *s3.HeadObjectInput, _ ...fu
 		return nil, apiErr("PreconditionFailed")
 	}
 	out := &s3.HeadObjectOutput{ETag: aws.String(`"` + o.etag + `"`), ContentLength: aws.Int64(int64(len(o.data))), Metadata: o.meta, ContentType: nonEmpty(o.ctype), ServerSideEncryption: o.sse}
+	if o.crc32 != "" && in.ChecksumMode == types.ChecksumModeEnabled {
+		out.ChecksumCRC32 = aws.String(o.crc32)
+	}
 	if n := aws.ToInt32(in.PartNumber); n > 0 {
 		if len(o.parts) == 0 {
 			return out, nil

@@ -19,7 +19,7 @@ import (
 const (
 	LevelCount    = "count"    // keys and sizes
 	LevelETag     = "etag"     // + identity by listing
-	LevelChecksum = "checksum" // + stored checksums by HEAD where both have one
+	LevelChecksum = "checksum" // + stored checksums by HEAD where the ETags cannot decide
 	LevelContent  = "content"  // + SHA-256 of both bodies where nothing else decides
 )
 
@@ -69,10 +69,12 @@ type Report struct {
 func (r Report) OK() bool { return r.Count == 0 }
 
 // Verify compares dstBucket with srcBucket by manifest at level. It lists
-// both buckets once; "checksum" HEADs objects that both carry a stored
-// checksum of one algorithm (and those whose ETag layouts differ); "content"
-// reads both bodies of the objects nothing else decides. It never changes
-// anything.
+// both buckets once and decides by the listings wherever it can: equal
+// ETags of one layout are one content. "checksum" HEADs the pairs a listing
+// cannot decide (ETags of other part layouts, or differing ETags that may
+// be no digests, as SSE-KMS ones) and compares their stored checksums;
+// "content" reads both bodies of the objects nothing else decides. It
+// never changes anything.
 func Verify(ctx context.Context, src SourceAPI, dst DestAPI, srcBucket, dstBucket, level string) (Report, error) {
 	switch level {
 	case LevelCount, LevelETag, LevelChecksum, LevelContent:
@@ -153,11 +155,11 @@ func (v *verifier) compare(s, d *Object) *[2]Object {
 		return nil
 	case v.level == LevelCount:
 		return nil
-	case v.level != LevelETag && sameChecksumAlgorithm(*s, *d):
-		return &[2]Object{*s, *d}
 	}
 	switch Compare(*s, *d) {
 	case Same:
+		// One ETag of one layout is one digest of one content: a HEAD
+		// would only read back what the listing showed.
 		return nil
 	case Different:
 		if v.level == LevelETag {
