@@ -19,7 +19,8 @@
 # size, ETag). --million adds a no-op re-sync of 1,000,000 objects against a
 # listing-only endpoint (bench/cmd/fakelist), for memory. Prints medians,
 # the ratio of each tool to the best peer, and peak RSS; raw figures go to
-# bench/.work/results.tsv.
+# bench/.work/results.tsv, each tool's output to bench/.work/logs/
+# (`envmig clone`'s shows how long each of its steps took).
 #
 # Needs: Go, Python 3 with moto (scripts/moto-env.sh installs it into .venv
 # when missing), and network access to the Go module proxy (versitygw,
@@ -254,7 +255,7 @@ RESULTS=$WORK/results.tsv
 # verify the copy; append a line to RESULTS.
 timed() {
 	local ds=$1 tool=$2 sc=$3 run=$4 src=$5 dst=$6
-	local tf=$WORK/time.out log=$WORK/tool.log
+	local tf=$WORK/time.out log=$WORK/logs/$ds-$tool-$sc-$run.log
 	local CMD
 	sync_cmd "$tool" "$src" "$dst" "$run"
 	# Flush what the previous tool (or the dataset writer) left dirty, so
@@ -426,6 +427,8 @@ main() {
 	start_server
 	start_moto
 	: >"$RESULTS"
+	rm -rf "$WORK/logs"
+	mkdir -p "$WORK/logs"
 	say "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr); $(go version)"
 	say "tools: ${TOOLS[*]}"
 	for ds in $DATASETS; do
