@@ -693,3 +693,37 @@ func TestStalledRunnerWakesUpAfterTakeoverAndWritesNothing(t *testing.T) {
 	t.Logf("the stalled runner exited %d:\n%s", ra.Code, ra.Stderr)
 	b.Calls()
 }
+
+// A runner dies after the point of no return and there is no shared
+// backend: the original database is renamed aside, the clone not yet
+// renamed into its name. Without the journal envmig cannot finish the
+// run, and the clone under the temporary name may hold the only copy of
+// the data: recover names it and leaves it alone, and cleanup deletes no
+// database of the run.
+func TestDeadRunnerAfterThePointOfNoReturnKeepsTheOnlyCopy(t *testing.T) {
+	spec := clitest.ShopSpec("rename-swap")
+	cl, _, run, c := deadRunner(t, spec, false, executor.CrashEnv+"=apply:db.rename.main.swap:before-intent")
+	killed := environment(t, cl)
+	if _, ok := killed.Databases[demo.Database]; ok {
+		t.Fatalf("the run was not killed between the renames: %s still exists", demo.Database)
+	}
+	temporary := demo.Database + "-envmig"
+	if _, ok := killed.Databases[temporary]; !ok {
+		t.Fatalf("the killed run left no %s: %v", temporary, killed.Databases)
+	}
+
+	r := c.Must(0, "recover", "-auto-approve")
+	for _, want := range []string{"Recovered.", temporary, "may hold the only copy", "left alone"} {
+		if !strings.Contains(r.Stdout, want) {
+			t.Fatalf("recover after the point of no return does not say %q:\n%s", want, r)
+		}
+	}
+	c.Run("cleanup", "-auto-approve")
+	after := environment(t, cl)
+	for id := range killed.Databases {
+		if _, ok := after.Databases[id]; !ok {
+			t.Errorf("database %s of run %s is gone after recover and cleanup", id, run)
+		}
+	}
+	c.Calls()
+}
