@@ -126,12 +126,17 @@ func Clone(cfg *config.Config, env *config.Environment, obs *live.Observed, name
 		copyP := plan.BucketCopyParams{Source: origin, Destination: target, Mode: plan.CopyPrecopy}
 		verifyP := plan.VerifyBucketParams{Source: origin, Destination: target, Objects: level}
 		switch {
-		case asOf != "" && l.Versioning == "Enabled":
+		case l.Versioning == "Enabled" && asOf != "":
 			copyP.AsOfStep, verifyP.AsOfStep = asOf, asOf
-		case asOf != "":
-			a.warnf("EM124", bt.address, fmt.Sprintf("bucket %s is copied as it is at the copy, not as of the snapshot of %s", origin, asOfDB),
-				"An unversioned bucket keeps no past: objects written or deleted between the snapshot and the copy make the clone's bucket and database disagree.",
-				"Enable versioning on the bucket for clones consistent to one moment, or accept the difference for experiments.")
+		case l.Versioning != "Enabled":
+			// An unversioned bucket keeps no past: the clone is of the
+			// moment the copy listed each object, and is verified as that.
+			copyP.Manifest, verifyP.FromManifest = true, true
+			if asOf != "" {
+				a.warnf("EM124", bt.address, fmt.Sprintf("bucket %s is copied as it is at the copy, not as of the snapshot of %s", origin, asOfDB),
+					"An unversioned bucket keeps no past: objects written or deleted between the snapshot and the copy make the clone's bucket and database disagree.",
+					"Enable versioning on the bucket for clones consistent to one moment, or accept the difference for experiments.")
+			}
 		}
 		b.copyStep(plan.PhasePrepare, c, copyP)
 		b.verifyStep(plan.PhasePrepare, c, "clone", verifyP)

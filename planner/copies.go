@@ -192,6 +192,9 @@ func (b *builder) verifyStep(phase plan.Phase, c bucketCopy, which string, p pla
 	if p.AsOfStep != "" {
 		desc = fmt.Sprintf("Verify %s against %s as of the snapshot's time (%s)", p.Destination, p.Source, p.Objects)
 	}
+	if p.FromManifest {
+		desc = fmt.Sprintf("Verify %s against %s as its copy listed it, by manifest (%s)", p.Destination, p.Source, p.Objects)
+	}
 	b.add(phase, plan.Step{
 		ID: "verify.bucket." + c.bp.t.cfg.Name + "." + which, Action: plan.VerifyBucket, Resource: c.bp.t.address,
 		Description: desc, Params: p,

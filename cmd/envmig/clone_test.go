@@ -224,3 +224,49 @@ func TestCloneIsConsistentToTheSnapshotsMoment(t *testing.T) {
 		t.Fatalf("the clone's versioned bucket is not the bucket as of the snapshot (-as of the snapshot +clone):\n%s", diff)
 	}
 }
+
+// A clone of a live unversioned bucket is of the moment its copy listed
+// each object: a write, an overwrite and a delete in the source after the
+// copy (the source is never switched off for a clone) are not differences
+// for the clone's verification, which compares the clone with the
+// manifest its copy recorded. The source keeps every write.
+func TestCloneOfABusyUnversionedBucketIsOfItsCopy(t *testing.T) {
+	cl := clitest.SeedShop(t)
+	c := newCLI(t, `environment "web" {
+  bucket "assets" {
+    name = "`+demo.LegacyAssets+`"
+  }
+}
+`)
+	copied := clitest.Observe(t, cl).Buckets[demo.LegacyAssets]
+	if len(copied) < 2 {
+		t.Fatalf("the seeded bucket has too few objects: %v", copied)
+	}
+	c.Bin = clitest.Bins.Crash
+	c.Env = []string{executor.CrashEnv + "=apply:verify.bucket.assets.clone:before-intent"}
+	if r := c.Run("clone", "web", "-to", "copy", "-auto-approve"); !r.Killed {
+		t.Fatalf("the clone was not killed before its verification:\n%s", r)
+	}
+	ctx := context.Background()
+	objs := clitest.BucketObjects(t, cl, demo.LegacyAssets)
+	first, second := strings.Fields(objs[0])[0], strings.Fields(objs[1])[0]
+	put(t, cl, demo.LegacyAssets, "late/written-after-the-copy.json", `{"late":true}`)
+	put(t, cl, demo.LegacyAssets, first, `{"rewritten":true}`)
+	if _, err := cl.S3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(demo.LegacyAssets), Key: aws.String(second)}); err != nil {
+		t.Fatal(err)
+	}
+	live := clitest.Observe(t, cl).Buckets[demo.LegacyAssets]
+
+	c.Bin, c.Env = clitest.Bins.Envmig, nil
+	r := c.Must(0, "resume", "-environment", "web.clone-copy", "-auto-approve")
+	if !strings.Contains(r.Stdout, "as its copy listed it") {
+		t.Fatalf("the verification does not say it compares with the copy's listing:\n%s", r)
+	}
+	after := clitest.Observe(t, cl)
+	if diff := cmp.Diff(copied, after.Buckets[demo.LegacyAssets+"-copy"]); diff != "" {
+		t.Fatalf("the clone is not the bucket as its copy listed it (-copied +clone):\n%s", diff)
+	}
+	if diff := cmp.Diff(live, after.Buckets[demo.LegacyAssets]); diff != "" {
+		t.Fatalf("the source changed under the clone (-written +after):\n%s", diff)
+	}
+}

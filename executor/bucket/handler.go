@@ -521,6 +521,9 @@ func (h *VerifyHandler) Apply(ctx context.Context, sc *executor.StepContext) err
 	if p.History {
 		return VerifyHistoryStep(ctx, sc, h.clients(srcRegion), h.clients(dstRegion), p.Source, p.Destination, level(p.Objects), time.Time{})
 	}
+	if p.FromManifest {
+		return h.verifyManifest(ctx, sc, p, srcRegion, dstRegion)
+	}
 	var allowed map[string]bool
 	if p.AllowKept != "" {
 		if allowed, err = keptBy(sc, p.AllowKept); err != nil {
@@ -554,6 +557,23 @@ func keptBy(sc *executor.StepContext, step string) (map[string]bool, error) {
 	return out, nil
 }
 
+// verifyManifest compares the destination with the source as its copy
+// listed it: the manifest the copy recorded.
+func (h *VerifyHandler) verifyManifest(ctx context.Context, sc *executor.StepContext, p plan.VerifyBucketParams, srcRegion, dstRegion string) error {
+	r, err := sc.OpenBlob(ctx, "", plan.ManifestName(p.Source))
+	if err != nil {
+		return fmt.Errorf("read the manifest of %s its copy recorded: %w", p.Source, err)
+	}
+	defer r.Close()
+	lvl := level(p.Objects)
+	sc.Report(executor.Progress{Message: fmt.Sprintf("comparing s3://%s with s3://%s as its copy listed it, by manifest (%s)", p.Destination, p.Source, lvl), Percent: -1})
+	rep, err := VerifyManifest(ctx, h.clients(srcRegion), h.clients(dstRegion), p.Source, p.Destination, lvl, r)
+	if err != nil {
+		return err
+	}
+	return report(sc, p.Source, p.Destination, lvl, rep, nil)
+}
+
 // verify compares dst with src at level; differences at allowed keys (kept
 // by a protected copy) are reported but accepted.
 func (d *deps) verify(ctx context.Context, sc *executor.StepContext, src, dst, srcRegion, dstRegion, objects string, allowed map[string]bool) error {
@@ -563,6 +583,12 @@ func (d *deps) verify(ctx context.Context, sc *executor.StepContext, src, dst, s
 	if err != nil {
 		return err
 	}
+	return report(sc, src, dst, lvl, rep, allowed)
+}
+
+// report records a verification's figures and fails on any difference
+// but those at allowed keys, naming the first ones.
+func report(sc *executor.StepContext, src, dst, lvl string, rep Report, allowed map[string]bool) error {
 	var left []Difference
 	for _, diff := range rep.Differences {
 		if allowed[diff.Key] {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -76,6 +77,70 @@ func (r Report) OK() bool { return r.Count == 0 }
 // "content" reads both bodies of the objects nothing else decides. It
 // never changes anything.
 func Verify(ctx context.Context, src SourceAPI, dst DestAPI, srcBucket, dstBucket, level string) (Report, error) {
+	return verifyFrom(ctx, src, dst, srcBucket, dstBucket, level, func(ctx context.Context, out chan<- []Object) error {
+		return List(ctx, src, srcBucket, DefaultListParallel, out)
+	})
+}
+
+// VerifyManifest is Verify against the source as a copy listed it: its
+// manifest of current objects, read from r, stands for the source's
+// listing (a HEAD or a read of the source, where the level needs one,
+// still goes to the bucket). A source written to after the copy listed it
+// is then no difference: the copy is of the moment it listed each key.
+func VerifyManifest(ctx context.Context, src SourceAPI, dst DestAPI, srcBucket, dstBucket, level string, r io.Reader) (Report, error) {
+	return verifyFrom(ctx, src, dst, srcBucket, dstBucket, level, func(ctx context.Context, out chan<- []Object) error {
+		return listManifest(ctx, r, srcBucket, out)
+	})
+}
+
+// listManifest streams the current objects of a manifest in pages, in key
+// order, as List streams a listing; it closes out only when the whole
+// manifest, trailer included, was read.
+func listManifest(ctx context.Context, r io.Reader, bucket string, out chan<- []Object) error {
+	m, err := OpenManifest(r)
+	if err != nil {
+		return fmt.Errorf("the manifest of %s: %w", bucket, err)
+	}
+	if h := m.Header(); h.Bucket != "" && h.Bucket != bucket {
+		return fmt.Errorf("the manifest is of bucket %s, not %s", h.Bucket, bucket)
+	}
+	page := make([]Object, 0, 1000)
+	last := ""
+	for {
+		e, err := m.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("the manifest of %s: %w", bucket, err)
+		}
+		if !e.Current() {
+			continue
+		}
+		page = append(page, Object{Key: e.Key, Size: e.Size, ETag: e.ETag, LastModified: e.LastModified})
+		if len(page) == cap(page) {
+			if err := checkOrder(bucket, &last, page); err != nil {
+				return err
+			}
+			if !send(ctx, out, page) {
+				return ctx.Err()
+			}
+			page = make([]Object, 0, 1000)
+		}
+	}
+	if len(page) > 0 {
+		if err := checkOrder(bucket, &last, page); err != nil {
+			return err
+		}
+		if !send(ctx, out, page) {
+			return ctx.Err()
+		}
+	}
+	close(out)
+	return nil
+}
+
+func verifyFrom(ctx context.Context, src SourceAPI, dst DestAPI, srcBucket, dstBucket, level string, listSrc func(context.Context, chan<- []Object) error) (Report, error) {
 	switch level {
 	case LevelCount, LevelETag, LevelChecksum, LevelContent:
 	default:
@@ -87,7 +152,7 @@ func Verify(ctx context.Context, src SourceAPI, dst DestAPI, srcBucket, dstBucke
 	srcPages := make(chan []Object, pageBuffer)
 	dstPages := make(chan []Object, pageBuffer)
 	checks := make(chan [2]Object, verifyConcurrency)
-	g.Go(func() error { return List(gctx, src, srcBucket, DefaultListParallel, srcPages) })
+	g.Go(func() error { return listSrc(gctx, srcPages) })
 	g.Go(func() error { return List(gctx, dst, dstBucket, DefaultListParallel, dstPages) })
 	g.Go(func() error {
 		defer close(checks)

@@ -525,6 +525,11 @@ type VerifyBucketParams struct {
 	// AsOfStep: the destination is compared with the source as of that
 	// step's snapshot time (see BucketCopyParams).
 	AsOfStep string `json:"as_of_step,omitempty"`
+	// FromManifest: the destination is compared with the source as its
+	// copy listed it (the manifest that copy recorded, ManifestName(Source),
+	// under Manifest), not with the bucket as it is now: a clone of a live
+	// unversioned bucket is of the moment its copy listed each object.
+	FromManifest bool `json:"from_manifest,omitempty"`
 }
 
 // VerifyFrozenParams: nothing changed the originals during the standby.
