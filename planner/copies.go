@@ -170,6 +170,10 @@ func (b *builder) copyStep(phase plan.Phase, c bucketCopy, p plan.BucketCopyPara
 		plan.CopyFinal:   "Copy %s back to %s",
 	}[p.Mode]
 	desc := fmt.Sprintf(what, p.Source, p.Destination)
+	if p.Mode == plan.CopyPrecopy && p.Manifest {
+		// A clone's copy: nothing is live or frozen about it.
+		desc = fmt.Sprintf("Copy %s to %s, recording the manifest of what it lists: the state the copy is verified against", p.Source, p.Destination)
+	}
 	if p.AsOfStep != "" {
 		desc = fmt.Sprintf("Copy %s to %s as it was at the snapshot of %s: each key's version current then (newer versions are not read)", p.Source, p.Destination, strings.TrimPrefix(p.AsOfStep, "db.snapshot."))
 	}
