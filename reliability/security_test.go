@@ -20,7 +20,7 @@ import (
 // Suite K's runs keep their journal in the local .envmig directory. With
 // the S3 state backend, two applies racing on one plan are
 // cmd/envmig's TestTwoRunnersRaceOneS3Backend (not repeated here), and a
-// killed holder's lock is taken over after its lease in TestCrashSuiteS3.
+// killed holder's lock is taken over after its lease in TestCrashSuiteS3 (reliability/crashs3).
 
 func TestConcurrencySuite(t *testing.T) {
 	figures := map[string]any{}

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # make reliability: every reliability suite at full size, then
-# docs/RELIABILITY.md from the figures they report. Each test package starts
-# and stops its own emulator.
+# docs/RELIABILITY.md from the figures they report. The suites are the test
+# packages under reliability/ (the crash suites are split over reliability,
+# reliability/crashs3 and reliability/crashplans, beside reliability/faults),
+# run side by side as go test schedules them, each appending its figures to
+# one report; each test package starts and stops its own emulator.
 #
 # The page is written only when every suite passed; otherwise the failing
 # figures are printed, the page is left as it was and the exit status is 1.

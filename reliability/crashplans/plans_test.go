@@ -1,4 +1,4 @@
-package reliability
+package crashplans
 
 import (
 	"regexp"
@@ -14,9 +14,10 @@ import (
 	"github.com/envmig/envmig/internal/clitest"
 	"github.com/envmig/envmig/internal/demo"
 	"github.com/envmig/envmig/planner/plan"
+	"github.com/envmig/envmig/reliability/crashrun"
 )
 
-// Suite C, clone-swap and region moves: the crash suite's runner on two
+// Suite C, clone-swap and region moves: reliability/crashrun's runner on two
 // more plans. The CI sample kills the steps after the point of no return
 // that destroy or re-create an original, and the copy back into it, at the
 // points where the kill leaves the most half done; the full suite kills
@@ -34,17 +35,17 @@ func sampleOf(points map[string][]string) func(int, plan.Step) []string {
 // bucket holds exactly its objects with the temporary gone, the legacy
 // bucket is kept (docs: what a run keeps) and the group is restored.
 func TestCrashCloneSwap(t *testing.T) {
-	runCrashScenario(t, crashScenario{
-		suite:   "C-clone-swap",
-		spec:    clitest.ShopSpec("clone-swap"),
-		seed:    clitest.SeedShop,
-		observe: observeWorld,
-		sample: sampleOf(map[string][]string{
+	crashrun.Run(t, crashrun.Scenario{
+		Suite:   "C-clone-swap",
+		Spec:    clitest.ShopSpec("clone-swap"),
+		Seed:    clitest.SeedShop,
+		Observe: crashrun.ObserveWorld,
+		Sample: sampleOf(map[string][]string{
 			"db.delete.main":            {executor.PointAfterIntent, executor.PointAccepted},
 			"db.restore.main.original":  {executor.PointAccepted},
 			"bucket.copy.uploads.final": {executor.PointWaiting},
 		}),
-		migrated: func(t *testing.T, before, after crashWorld) {
+		Migrated: func(t *testing.T, before, after crashrun.World) {
 			if got := after.Databases[demo.Database]; !strings.Contains(got, "available db.t3.large enc=true") {
 				t.Fatalf("database after the run: %s", got)
 			}
@@ -107,25 +108,25 @@ environment "production" {
 // temporary, the verified copy a region move keeps until cleanup (docs:
 // what a run keeps), holding exactly the bucket's objects.
 func TestCrashRegionMove(t *testing.T) {
-	runCrashScenario(t, crashScenario{
-		suite: "C-region",
-		spec:  regionSpec,
-		seed: func(t testing.TB) *awsclient.Clients {
+	crashrun.Run(t, crashrun.Scenario{
+		Suite: "C-region",
+		Spec:  regionSpec,
+		Seed: func(t testing.TB) *awsclient.Clients {
 			cl := clitest.SeedShop(t)
 			clitest.AddHistoryAndSettings(t, cl, demo.UploadsBucket)
 			return cl
 		},
-		observe: func(t testing.TB, cl *awsclient.Clients) crashWorld {
+		Observe: func(t testing.TB, cl *awsclient.Clients) crashrun.World {
 			b := demo.UploadsBucket
 			extra := append(clitest.Versions(t, cl, b), clitest.BucketSettings(t, cl, b)...)
-			return crashWorld{World: clitest.Observe(t, cl), Extra: append(extra, "region "+clitest.BucketRegion(t, cl, b))}
+			return crashrun.World{World: clitest.Observe(t, cl), Extra: append(extra, "region "+clitest.BucketRegion(t, cl, b))}
 		},
-		sample: sampleOf(map[string][]string{
+		Sample: sampleOf(map[string][]string{
 			"bucket.delete.uploads":          {executor.PointAccepted},
 			"bucket.create.uploads.recreate": {executor.PointAfterIntent, executor.PointAccepted},
 			"bucket.copy.uploads.final":      {executor.PointAccepted},
 		}),
-		migrated: func(t *testing.T, before, after crashWorld) {
+		Migrated: func(t *testing.T, before, after crashrun.World) {
 			want := slices.Clone(before.Extra)
 			want[len(want)-1] = "region eu-west-1"
 			if diff := cmp.Diff(want, after.Extra); diff != "" {
