@@ -2,7 +2,8 @@
 # make reliability: every reliability suite at full size, then
 # docs/RELIABILITY.md from the figures they report. The suites are the test
 # packages under reliability/ (the crash suites are split over reliability,
-# reliability/crashs3 and reliability/crashplans, beside reliability/faults),
+# reliability/crashrename, reliability/crashs3 and reliability/crashplans,
+# beside reliability/faults),
 # run side by side as go test schedules them, each appending its figures to
 # one report; each test package starts and stops its own emulator.
 #

@@ -18,10 +18,10 @@ echo "==> go test (moto: $ENVMIG_PYTHON)"
 # The reliability packages run the suites at their CI sample size (the crash
 # sample kills the snapshot, the renames and the group resume at every point,
 # and four points again, six runs, with the journal in the S3 state backend).
-# The long packages (reliability, reliability/crashs3, reliability/crashplans,
-# reliability/faults, cmd/envmig and cmd/envmig/e2e) each drive the binary
-# against their own emulator and wait on it much of the time, so four run at
-# once even on a 2-core runner. The crash suites are split over three of them
-# for that reason; the longest of the three is reliability (rename-swap's
-# crash sample).
+# The long packages (reliability, reliability/crashrename, reliability/crashs3,
+# reliability/crashplans, reliability/faults, cmd/envmig and cmd/envmig/e2e)
+# each drive the binary against their own emulator and wait on it much of the
+# time, so four run at once even on a 2-core runner. The crash suites are
+# split over four of them for that reason (rename-swap's crash sample, the
+# longest, in halves over reliability and reliability/crashrename).
 go test -count=1 -p 4 -timeout 40m ./...

@@ -78,14 +78,44 @@ func Cases(sc Scenario, p *plan.Plan) []Case {
 
 // Run kills sc's plan at each of its cases, with the journal in the local
 // .envmig directory, recovers, and reports the figures under sc.Suite.
-func Run(t *testing.T, sc Scenario) {
+func Run(t *testing.T, sc Scenario) { RunPart(t, sc, 1, 1) }
+
+// RunPart is Run of part (1 to parts) of sc's cases: every parts-th case,
+// from the part-th on, so that test packages of their own, which go test
+// runs side by side, share a long suite evenly. Each part reports its own
+// figures under sc.Suite, naming the part.
+func RunPart(t *testing.T, sc Scenario, part, parts int) {
+	if part < 1 || part > parts {
+		t.Fatalf("part %d of %d", part, parts)
+	}
 	p := Plan(t, sc)
-	cases := Cases(sc, p)
+	var cases []Case
+	for i, c := range Cases(sc, p) {
+		if i%parts == part-1 {
+			cases = append(cases, c)
+		}
+	}
 	tally := RunCases(t, sc, Local, cases)
-	clitest.Report(t, sc.Suite, tally.Figures(len(cases)))
+	figures := tally.Figures(len(cases))
+	if parts > 1 {
+		figures["part"] = fmt.Sprintf("%d of %d (every %s case from the %s)", part, parts, ordinal(parts), ordinal(part))
+	}
+	clitest.Report(t, sc.Suite, figures)
 	if tally.Killed == 0 && tally.Failed == 0 {
 		t.Fatal("the crash hook never fired")
 	}
+}
+
+func ordinal(n int) string {
+	switch n {
+	case 1:
+		return "1st"
+	case 2:
+		return "2nd"
+	case 3:
+		return "3rd"
+	}
+	return fmt.Sprintf("%dth", n)
 }
 
 // Plan is the plan sc's cases kill, made against its world.
