@@ -135,12 +135,7 @@ start_server() {
 	ROOT_ACCESS_KEY=$ACCOUNT ROOT_SECRET_KEY=envmigbenchsecret \
 		setsid "$BIN/versitygw" --port "127.0.0.1:$PORT" posix "$WORK/gw" >"$WORK/versitygw.log" 2>&1 &
 	GW_PID=$!
-	for _ in $(seq 100); do
-		if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
-			break
-		fi
-		sleep 0.1
-	done
+	wait_port "$PORT" "$GW_PID" versitygw
 	ENDPOINT=http://127.0.0.1:$PORT
 	export AWS_ENDPOINT_URL=$ENDPOINT AWS_ACCESS_KEY_ID=$ACCOUNT AWS_SECRET_ACCESS_KEY=envmigbenchsecret
 	export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
@@ -377,7 +372,7 @@ report() {
 		print ""
 		print "Medians of each scenario; (N.NNx) = ratio to the best peer (envmig excluded) in that column."
 		print "envmig-engine: the copy engine alone; envmig-clone: `envmig clone` whole (plan, copy, verify by ETag);"
-		print "envmig-clone-cs: the same, verified at the default level (stored checksums by HEAD where both have one)."
+		print "envmig-clone-cs: the same, verified at the default level (stored checksums by HEAD where the ETags cannot decide)."
 	}' "$RESULTS"
 }
 
