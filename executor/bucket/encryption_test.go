@@ -257,3 +257,36 @@ func TestChecksumLevelHeadsOnlyWhatAListingCannotDecide(t *testing.T) {
 		t.Errorf("%d HEADs, want 4: one per object of the two pairs a listing cannot decide", got)
 	}
 }
+
+// TestVerifyManifestReadsEveryPage: a manifest of more than one page
+// stands for the source's listing; a key written into the source after it
+// is no difference, a key the copy lacks is.
+func TestVerifyManifestReadsEveryPage(t *testing.T) {
+	s := newStub("src", "dst")
+	var buf bytes.Buffer
+	mw, err := NewManifestWriter(&buf, ManifestHeader{Bucket: "src"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2500 {
+		k := fmt.Sprintf("k/%05d", i)
+		s.put("src", k, []byte(k))
+		if i != 1700 {
+			s.put("dst", k, []byte(k))
+		}
+		if err := mw.Add(Entry{Key: k, Size: int64(len(k)), ETag: md5hex([]byte(k)), IsLatest: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := mw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s.put("src", "late/after-the-copy", []byte("late"))
+	rep, err := VerifyManifest(context.Background(), s, s, "src", "dst", LevelETag, &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]Difference{{Key: "k/01700", Kind: DiffMissing}}, rep.Differences, cmpKindOnly); diff != "" || rep.Objects != 2500 {
+		t.Errorf("%d objects; differences (-want +got):\n%s", rep.Objects, diff)
+	}
+}

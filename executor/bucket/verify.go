@@ -106,6 +106,19 @@ func listManifest(ctx context.Context, r io.Reader, bucket string, out chan<- []
 	}
 	page := make([]Object, 0, 1000)
 	last := ""
+	flush := func() error {
+		if len(page) == 0 {
+			return nil
+		}
+		if err := checkOrder(bucket, &last, page); err != nil {
+			return err
+		}
+		if !send(ctx, out, page) {
+			return ctx.Err()
+		}
+		page = make([]Object, 0, 1000)
+		return nil
+	}
 	for {
 		e, err := m.Next()
 		if errors.Is(err, io.EOF) {
@@ -119,22 +132,13 @@ func listManifest(ctx context.Context, r io.Reader, bucket string, out chan<- []
 		}
 		page = append(page, Object{Key: e.Key, Size: e.Size, ETag: e.ETag, LastModified: e.LastModified})
 		if len(page) == cap(page) {
-			if err := checkOrder(bucket, &last, page); err != nil {
+			if err := flush(); err != nil {
 				return err
 			}
-			if !send(ctx, out, page) {
-				return ctx.Err()
-			}
-			page = make([]Object, 0, 1000)
 		}
 	}
-	if len(page) > 0 {
-		if err := checkOrder(bucket, &last, page); err != nil {
-			return err
-		}
-		if !send(ctx, out, page) {
-			return ctx.Err()
-		}
+	if err := flush(); err != nil {
+		return err
 	}
 	close(out)
 	return nil
