@@ -421,7 +421,7 @@ func (s *Syncer) sameChecksums(ctx context.Context, key string) (bool, error) {
 // headChecksum returns the object's stored checksum as "ALGO:TYPE:value",
 // or "" when it has none.
 func headChecksum(ctx context.Context, api Header, bucket, key string, optFns ...func(*s3.Options)) (string, error) {
-	id, err := headIdentity(ctx, api, bucket, key, optFns...)
+	id, err := headIdentity(ctx, api, bucket, key, "", optFns...)
 	return id.checksum, err
 }
 
@@ -434,8 +434,14 @@ type identity struct {
 	md5ETag bool
 }
 
-func headIdentity(ctx context.Context, api Header, bucket, key string, optFns ...func(*s3.Options)) (identity, error) {
-	h, err := api.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), ChecksumMode: types.ChecksumModeEnabled}, optFns...)
+// headIdentity HEADs key; with etag set, only as long as it has that ETag
+// (a PreconditionFailed error otherwise).
+func headIdentity(ctx context.Context, api Header, bucket, key, etag string, optFns ...func(*s3.Options)) (identity, error) {
+	in := &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), ChecksumMode: types.ChecksumModeEnabled}
+	if etag != "" {
+		in.IfMatch = aws.String(`"` + etag + `"`)
+	}
+	h, err := api.HeadObject(ctx, in, optFns...)
 	if err != nil {
 		return identity{}, fmt.Errorf("read checksum of s3://%s/%s: %w", bucket, key, err)
 	}

@@ -290,3 +290,51 @@ func TestVerifyManifestReadsEveryPage(t *testing.T) {
 		t.Errorf("%d objects; differences (-want +got):\n%s", rep.Objects, diff)
 	}
 }
+
+// TestVerifyManifestDecidesEncryptedObjectsByStoredChecksums: SSE-KMS
+// objects' ETags are no digests and differ on every copy, so a clone
+// verified from its manifest decides them by the stored checksums a HEAD of
+// each side shows, whether or not the manifest names the algorithm (older
+// manifests do not). The source is read as the manifest listed it: an
+// object rewritten since is unverifiable, never compared with its newer
+// content.
+func TestVerifyManifestDecidesEncryptedObjectsByStoredChecksums(t *testing.T) {
+	s := newStub("src", "dst")
+	var buf bytes.Buffer
+	mw, err := NewManifestWriter(&buf, ManifestHeader{Bucket: "src"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := []string{"kms/copy-differs", "kms/equal", "kms/old-format", "kms/rewritten"}
+	for i, k := range keys {
+		data := []byte(k)
+		s.put("src", k, data)
+		s.put("dst", k, data)
+		src, dst := s.buckets["src"][k], s.buckets["dst"][k]
+		src.etag, dst.etag = fmt.Sprintf("%032x", i+1), fmt.Sprintf("%032x", i+100)
+		src.sse, dst.sse = types.ServerSideEncryptionAwsKms, types.ServerSideEncryptionAwsKms
+		src.crc32, dst.crc32 = "AAAAAA==", "AAAAAA=="
+		e := Entry{Key: k, Size: int64(len(data)), ETag: src.etag, IsLatest: true, Checksum: "CRC32"}
+		if k == "kms/old-format" {
+			e.Checksum = ""
+		}
+		if err := mw.Add(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := mw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s.buckets["dst"]["kms/copy-differs"].crc32 = "BBBBBB=="
+	// Rewritten after the copy, same size: its new checksum equals the
+	// copy's, which proves nothing of the object the manifest listed.
+	s.buckets["src"]["kms/rewritten"].etag = fmt.Sprintf("%032x", 999)
+	rep, err := VerifyManifest(context.Background(), s, s, "src", "dst", LevelChecksum, &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Difference{{Key: "kms/copy-differs", Kind: DiffIdentity}, {Key: "kms/rewritten", Kind: DiffUnverifiable}}
+	if diff := cmp.Diff(want, rep.Differences, cmpKindOnly); diff != "" || rep.Objects != int64(len(keys)) {
+		t.Errorf("%d objects; differences (-want +got):\n%s", rep.Objects, diff)
+	}
+}

@@ -42,6 +42,9 @@ type Entry struct {
 	// IsLatest is true for every entry of a manifest of current objects.
 	IsLatest     bool
 	DeleteMarker bool
+	// Checksum is the algorithm of the stored checksum the listing named
+	// ("CRC32", ...), or "": none, or a manifest of an older format.
+	Checksum string
 }
 
 // Current reports whether e is a key's current object (not a noncurrent
@@ -57,7 +60,7 @@ func sameState(a, b Entry) bool {
 
 // entryOf is the manifest entry of a listed current object.
 func entryOf(o *Object) Entry {
-	return Entry{Key: o.Key, Size: o.Size, ETag: o.ETag, LastModified: o.LastModified, IsLatest: true}
+	return Entry{Key: o.Key, Size: o.Size, ETag: o.ETag, LastModified: o.LastModified, IsLatest: true, Checksum: o.Checksum}
 }
 
 // entryBefore is the manifest order: keys in byte order; a key's entries
@@ -190,7 +193,7 @@ func NewManifestWriter(w io.Writer, h ManifestHeader) (*ManifestWriter, error) {
 }
 
 // Add appends one entry. In a manifest of current objects only Key, Size,
-// ETag and LastModified are recorded.
+// ETag, LastModified and Checksum are recorded.
 func (m *ManifestWriter) Add(e Entry) error {
 	if m.err != nil {
 		return m.err
@@ -200,7 +203,7 @@ func (m *ManifestWriter) Add(e Entry) error {
 		return m.err
 	}
 	if !m.h.Versions {
-		e = Entry{Key: e.Key, Size: e.Size, ETag: e.ETag, LastModified: e.LastModified, IsLatest: true}
+		e = Entry{Key: e.Key, Size: e.Size, ETag: e.ETag, LastModified: e.LastModified, IsLatest: true, Checksum: e.Checksum}
 	}
 	m.line = appendEntry(m.line[:0], e, m.h.Versions)
 	if err := m.c.add(e, m.line); err != nil {

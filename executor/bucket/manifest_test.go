@@ -64,6 +64,9 @@ func TestManifestRoundTrip(t *testing.T) {
 			sortStrings(sorted)
 			for i, k := range sorted {
 				e := Entry{Key: k, Size: int64(i), ETag: fmt.Sprintf("%032x", i), LastModified: t0.Add(time.Duration(i) * time.Millisecond), IsLatest: true}
+				if i%2 == 0 {
+					e.Checksum = "CRC64NVME"
+				}
 				if versions {
 					e.VersionID = fmt.Sprintf("v%d", i)
 					entries = append(entries, e,
@@ -93,6 +96,25 @@ func TestManifestRoundTrip(t *testing.T) {
 				t.Error("the digest depends on the header")
 			}
 		})
+	}
+}
+
+// TestManifestReadsLinesWithoutChecksum: a manifest written before entries
+// named their checksum algorithm reads as entries naming none.
+func TestManifestReadsLinesWithoutChecksum(t *testing.T) {
+	e := Entry{Key: "k", Size: 3, ETag: "abc", LastModified: t0, IsLatest: true}
+	line := `{"k":"k","s":3,"e":"abc","t":"2025-03-01T12:00:00Z"}` + "\n"
+	if got := string(appendEntry(nil, e, false)); got != line {
+		t.Fatalf("an entry without checksum is written %q, want %q", got, line)
+	}
+	p := lineParser{b: []byte(line)}
+	if got := p.entry(false); p.err != nil || got != e {
+		t.Errorf("read %+v (%v), want %+v", got, p.err, e)
+	}
+	e.Checksum = "CRC32"
+	p = lineParser{b: appendEntry(nil, e, false)}
+	if got := p.entry(false); p.err != nil || got != e {
+		t.Errorf("read %+v (%v), want %+v", got, p.err, e)
 	}
 }
 

@@ -13,7 +13,10 @@ import (
 // where every microsecond per object counts):
 //
 //	{"k":"key","s":123,"e":"etag","t":"2025-03-01T12:00:00Z"}
-//	{"k":"key","v":"version","s":123,"e":"etag","t":"...","l":true,"d":true}
+//	{"k":"key","v":"version","s":123,"e":"etag","t":"...","c":"CRC32","l":true,"d":true}
+//
+// "c", the stored checksum's algorithm, is written when the listing named
+// one; manifests written before it existed have none.
 
 // appendEntry encodes e as one JSON line with short field names.
 func appendEntry(b []byte, e Entry, versions bool) []byte {
@@ -30,6 +33,10 @@ func appendEntry(b []byte, e Entry, versions bool) []byte {
 	b = append(b, `,"t":"`...)
 	b = e.LastModified.UTC().AppendFormat(b, time.RFC3339Nano)
 	b = append(b, '"')
+	if e.Checksum != "" {
+		b = append(b, `,"c":`...)
+		b = appendJSONString(b, e.Checksum)
+	}
 	if versions && e.IsLatest {
 		b = append(b, `,"l":true`...)
 	}
@@ -98,6 +105,10 @@ func (p *lineParser) entry(versions bool) Entry {
 		}
 		e.LastModified = t.UTC()
 		p.i += end + 1
+	}
+	if p.peek(`,"c":`) {
+		p.lit(`,"c":`)
+		e.Checksum = p.str()
 	}
 	if versions && p.peek(`,"l":true`) {
 		p.lit(`,"l":true`)

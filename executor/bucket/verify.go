@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -130,7 +131,7 @@ func listManifest(ctx context.Context, r io.Reader, bucket string, out chan<- []
 		if !e.Current() {
 			continue
 		}
-		page = append(page, Object{Key: e.Key, Size: e.Size, ETag: e.ETag, LastModified: e.LastModified})
+		page = append(page, Object{Key: e.Key, Size: e.Size, ETag: e.ETag, LastModified: e.LastModified, Checksum: e.Checksum})
 		if len(page) == cap(page) {
 			if err := flush(); err != nil {
 				return err
@@ -252,15 +253,24 @@ func (v *verifier) check(ctx context.Context, s, d Object) error {
 	v.checked.Add(1)
 	identity := Compare(s, d)
 	if sameChecksumAlgorithm(s, d) || identity == Different {
-		a, err := headIdentity(ctx, v.src, v.srcBucket, s.Key)
+		// The source is read as it was listed (If-Match): a manifest may
+		// be older than the source, and a later object's checksum says
+		// nothing of the copy.
+		a, err := headIdentity(ctx, v.src, v.srcBucket, s.Key, s.ETag)
+		if changedUnderneath(err) {
+			v.add(Difference{Key: s.Key, Kind: DiffUnverifiable, Detail: "deleted or rewritten in the source since it was listed: the listed object can no longer be read to compare"})
+			return nil
+		}
 		if err != nil {
 			return err
 		}
-		b, err := headIdentity(ctx, v.dst, v.dstBucket, d.Key)
+		b, err := headIdentity(ctx, v.dst, v.dstBucket, d.Key, "")
 		if err != nil {
 			return err
 		}
-		if a.checksum != "" && b.checksum != "" && sameChecksumAlgorithm(s, d) {
+		// The HEADs name the algorithms: a manifest of an older format
+		// names none.
+		if a.checksum != "" && checksumKind(a.checksum) == checksumKind(b.checksum) {
 			if a.checksum != b.checksum {
 				v.add(Difference{Key: s.Key, Kind: DiffIdentity, Detail: fmt.Sprintf("checksum %s, copy has %s", a.checksum, b.checksum)})
 			}
@@ -290,6 +300,14 @@ func (v *verifier) check(ctx context.Context, s, d Object) error {
 		v.add(Difference{Key: s.Key, Kind: DiffIdentity, Detail: "content differs"})
 	}
 	return nil
+}
+
+// checksumKind is the "ALGO:TYPE" of a checksum headIdentity returned.
+func checksumKind(c string) string {
+	if i := strings.LastIndexByte(c, ':'); i >= 0 {
+		return c[:i]
+	}
+	return c
 }
 
 // contentHash streams an object's body through SHA-256.
