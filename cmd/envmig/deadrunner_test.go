@@ -698,8 +698,8 @@ func TestStalledRunnerWakesUpAfterTakeoverAndWritesNothing(t *testing.T) {
 // backend: the original database is renamed aside, the clone not yet
 // renamed into its name. Without the journal envmig cannot finish the
 // run, and the clone under the temporary name may hold the only copy of
-// the data: recover names it and leaves it alone, and cleanup deletes no
-// database of the run.
+// the data: recover names it and leaves it alone, says how to finish the
+// swap or undo it by hand, and cleanup deletes no database of the run.
 func TestDeadRunnerAfterThePointOfNoReturnKeepsTheOnlyCopy(t *testing.T) {
 	spec := clitest.ShopSpec("rename-swap")
 	cl, _, run, c := deadRunner(t, spec, false, executor.CrashEnv+"=apply:db.rename.main.swap:before-intent")
@@ -713,7 +713,9 @@ func TestDeadRunnerAfterThePointOfNoReturnKeepsTheOnlyCopy(t *testing.T) {
 	}
 
 	r := c.Must(0, "recover", "-auto-approve")
-	for _, want := range []string{"Recovered.", temporary, "may hold the only copy", "left alone"} {
+	for _, want := range []string{"Recovered.", temporary, "may hold the only copy", "left alone",
+		"--db-instance-identifier " + temporary + " --new-db-instance-identifier " + demo.Database,
+		"--db-instance-identifier " + demo.Database + "-envmig-old --new-db-instance-identifier " + demo.Database} {
 		if !strings.Contains(r.Stdout, want) {
 			t.Fatalf("recover after the point of no return does not say %q:\n%s", want, r)
 		}

@@ -276,7 +276,7 @@ func (g *globals) runLeftovers(ctx context.Context, cl *awsclient.Clients, cfg *
 		}
 		orig := strings.TrimSuffix(id, env.Migration.TemporarySuffix)
 		if o := obs.Databases[orig]; o == nil || !o.Exists {
-			notes = append(notes, fmt.Sprintf("DB instance %s of run %s may hold the only copy of %s's data (%s does not exist): it is left alone", id, run, orig, orig))
+			notes = append(notes, onlyCopyOfDatabase(id, orig, run, obs.Databases[config.RetiredName(orig, env.Migration)]))
 			continue
 		}
 		kept = append(kept, plan.Leftover{Kind: plan.LeftoverDBInstance, ID: id, Why: why, Run: run, RetiredAt: time.Now().UTC()})
@@ -321,6 +321,26 @@ func (g *globals) runLeftovers(ctx context.Context, cl *awsclient.Clients, cfg *
 	}
 	sort.Slice(kept, func(i, j int) bool { return kept[i].ID < kept[j].ID })
 	return kept, notes, nil
+}
+
+// onlyCopyOfDatabase is recover's note on a run's clone id when the
+// original's name orig is free: the run stopped after the point of no
+// return, between the renames of a swap. When the original renamed aside
+// (retired) is there, the note says how to finish the swap by hand, or undo
+// it: without its journal envmig does neither.
+func onlyCopyOfDatabase(id, orig, run string, retired *live.Database) string {
+	note := fmt.Sprintf("DB instance %s of run %s may hold the only copy of %s's data (%s does not exist): it is left alone", id, run, orig, orig)
+	if retired == nil || !retired.Exists {
+		return note
+	}
+	rename := func(from, to string) string {
+		return fmt.Sprintf("aws rds modify-db-instance --db-instance-identifier %s --new-db-instance-identifier %s --apply-immediately", from, to)
+	}
+	return note + fmt.Sprintf(".\n    The run had renamed the original aside as %s: it crossed the point of no return, which it does only once %s was verified. "+
+		"To finish this database's swap by hand, give the clone the original's name:\n      %s\n"+
+		"    or, to go back to the original instead:\n      %s\n"+
+		"    then run `envmig cleanup` for what the run left, and `envmig plan` for whatever of the spec is still to do",
+		retired.Identifier, id, rename(id, orig), rename(retired.Identifier, orig))
 }
 
 // runSnapshots lists the manual DB snapshots tagged with run.
