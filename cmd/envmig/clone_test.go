@@ -184,6 +184,14 @@ func TestCloneDestroyKilledMidwayIsResumed(t *testing.T) {
 	if !strings.Contains(r.Stderr, "unfinished") {
 		t.Fatalf("a second destroy does not name the unfinished run:\n%s", r)
 	}
+	// With several journals, status shows the environment's own, and
+	// names the clones' that hold an unfinished run.
+	c.Must(0, "clone", "production", "-to", "exp3", "-auto-approve")
+	r = c.Must(0, "status")
+	if !strings.Contains(r.Stdout, "`envmig status -environment production.clone-exp2`") || strings.Contains(r.Stdout, "clone-exp3") {
+		t.Fatalf("status does not name the clone's unfinished journal, or names a finished one:\n%s", r)
+	}
+	c.Must(0, "clone", "production", "-destroy", "exp3", "-auto-approve")
 	c.Must(0, "resume", "-environment", "production.clone-exp2", "-auto-approve")
 	if diff := cmp.Diff(before, clitest.Observe(t, cl)); diff != "" {
 		t.Fatalf("the resumed destroy left something (-before +after):\n%s", diff)

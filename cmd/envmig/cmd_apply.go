@@ -241,7 +241,7 @@ func (g *globals) finish(s *session, err error) error {
 	st := s.state
 	fmt.Fprintln(g.stdout)
 	if err != nil {
-		return err
+		return namedJournal(err, s.name)
 	}
 	switch st.Status {
 	case statefile.RunApplied:

@@ -92,6 +92,9 @@ func runStatus(ctx context.Context, g *globals, environment string, asJSON bool)
 	}
 	if st == nil {
 		fmt.Fprintf(g.stdout, "No runs recorded for %q in %s.\n", name, g.stateBackend.Location())
+		if err := g.unfinishedClones(ctx, name); err != nil {
+			return err
+		}
 		_, err := g.statusFromAWS(ctx)
 		return err
 	}
@@ -114,6 +117,32 @@ func runStatus(ctx context.Context, g *globals, environment string, asJSON bool)
 	// can resume from.
 	_, err = fmt.Fprintf(g.stdout, "\nJournal: %s\n", j.Location())
 	return err
+}
+
+// unfinishedClones names the journals of env's clones that hold an
+// unfinished run: status without -environment shows env's own journal.
+func (g *globals) unfinishedClones(ctx context.Context, env string) error {
+	b, err := g.backend(ctx, varFlags{})
+	if err != nil {
+		return err
+	}
+	names, err := b.Journals(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		if n == env || !statefile.Belongs(env, n) {
+			continue
+		}
+		j, err := g.journal(ctx, varFlags{}, n)
+		if err != nil {
+			return err
+		}
+		if st, err := loadJournal(j); err == nil && st != nil && !st.Finished() {
+			fmt.Fprintf(g.stdout, "Journal %s holds an unfinished %s run (%s, %s): `envmig status -environment %s` shows it.\n", n, st.Operation, st.Lineage, st.Status, n)
+		}
+	}
+	return nil
 }
 
 // describeHolder says who holds a lock.

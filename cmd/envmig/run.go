@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -18,7 +19,9 @@ import (
 // session is one locked journal: the state of a run and the clients that
 // act on it.
 type session struct {
-	g     *globals
+	g *globals
+	// name is the journal's ("production", "production.clone-exp1").
+	name  string
 	store statefile.Journal
 	lock  *statefile.Lock
 	state *statefile.State // nil when the journal is empty
@@ -44,7 +47,7 @@ func (g *globals) openSession(ctx context.Context, vars varFlags, name, operatio
 			err = check(st)
 		}
 		if err != nil {
-			return nil, err
+			return nil, namedJournal(err, name)
 		}
 	}
 	lock, err := j.Lock(ctx, statefile.CurrentHolder(operation, run), timeout)
@@ -55,16 +58,44 @@ func (g *globals) openSession(ctx context.Context, vars varFlags, name, operatio
 		fmt.Fprintf(g.stderr, "Took over the lock of %s (pid %d on %s, since %s): that process is no longer running or its lease ended.\n",
 			prev.Operation, prev.PID, prev.Host, prev.Since.Format(time.RFC3339))
 	}
-	s := &session{g: g, store: j, lock: lock}
+	s := &session{g: g, name: name, store: j, lock: lock}
 	if s.state, err = loadJournal(j); err == nil {
 		err = check(s.state)
 	}
 	if err != nil {
 		s.close()
-		return nil, err
+		return nil, namedJournal(err, name)
 	}
 	return s, nil
 }
+
+// namedJournalError is an error whose message names commands to run next
+// (`envmig resume`, `envmig rollback`, `envmig status`) about a journal
+// that is not an environment's own, a clone's ("production.clone-exp1"):
+// without -environment those commands would act on the environment's
+// journal, not this one, so its message names it.
+type namedJournalError struct {
+	err     error
+	journal string
+}
+
+// namedJournal names journal in err's next commands when it is a clone's.
+func namedJournal(err error, journal string) error {
+	if err == nil || !strings.Contains(journal, ".") {
+		return err
+	}
+	return &namedJournalError{err: err, journal: journal}
+}
+
+func (e *namedJournalError) Error() string {
+	var pairs []string
+	for _, cmd := range []string{"resume", "rollback", "status"} {
+		pairs = append(pairs, "`envmig "+cmd+"`", "`envmig "+cmd+" -environment "+e.journal+"`")
+	}
+	return strings.NewReplacer(pairs...).Replace(e.err.Error())
+}
+
+func (e *namedJournalError) Unwrap() error { return e.err }
 
 func (s *session) close() {
 	if s.lock != nil {
