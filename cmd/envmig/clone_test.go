@@ -278,3 +278,28 @@ func TestCloneOfABusyUnversionedBucketIsOfItsCopy(t *testing.T) {
 		t.Fatalf("the source changed under the clone (-written +after):\n%s", diff)
 	}
 }
+
+// TestCloneRefusesAHalfMigratedEnvironment: while the environment's own
+// journal holds an unfinished migration, a clone would copy neither
+// version of it: it is refused before anything is made, and the migration
+// is rolled back as if the clone had never been asked for.
+func TestCloneRefusesAHalfMigratedEnvironment(t *testing.T) {
+	cl := clitest.SeedShop(t)
+	before := clitest.Observe(t, cl)
+	c := newCLI(t, clitest.ShopSpec("rename-swap"))
+	c.Must(exitChanges, "plan", "-detailed-exitcode", "-out", "plan.json")
+	c.Bin = clitest.Bins.Crash
+	c.Env = []string{executor.CrashEnv + "=apply:db.restore.main:accepted"}
+	if r := c.Run("apply", "-auto-approve", "plan.json"); !r.Killed {
+		t.Fatalf("the apply was not killed:\n%s", r)
+	}
+	c.Bin, c.Env = clitest.Bins.Envmig, nil
+	r := c.Must(1, "clone", "production", "-to", "exp9", "-auto-approve")
+	if !strings.Contains(r.Stderr, "cannot clone production") || !strings.Contains(r.Stderr, "unfinished") {
+		t.Fatalf("the clone of a half-migrated environment is not refused as one:\n%s", r)
+	}
+	c.Must(0, "rollback", "-auto-approve")
+	if diff := cmp.Diff(before, clitest.Observe(t, cl)); diff != "" {
+		t.Fatalf("the refused clone or the rollback left something (-before +after):\n%s", diff)
+	}
+}

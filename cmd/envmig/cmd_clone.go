@@ -126,6 +126,13 @@ func runCloneOp(ctx context.Context, g *globals, o cloneOptions, op cloneOp) err
 	if st, err := j.Load(); err == nil && !st.Finished() {
 		return errors.New(op.unfinished(env.Name, journal))
 	}
+	// A clone copies the environment as it is: half-migrated, it would be
+	// a copy of neither version.
+	if op.operation == "clone" {
+		if err := g.refuseUnfinished(ctx, o.vars, env.Name, "clone "+env.Name); err != nil {
+			return err
+		}
+	}
 	if err := g.canConfirm(o.autoApprove, op.operation); err != nil {
 		return err
 	}
