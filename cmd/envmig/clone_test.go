@@ -184,6 +184,10 @@ func TestCloneDestroyKilledMidwayIsResumed(t *testing.T) {
 	if !strings.Contains(r.Stderr, "unfinished") {
 		t.Fatalf("a second destroy does not name the unfinished run:\n%s", r)
 	}
+	r = c.Must(0, "clone", "production", "-list")
+	if !strings.Contains(r.Stdout, "! exp2: its ") || !strings.Contains(r.Stdout, "is unfinished: `envmig resume -environment production.clone-exp2`") {
+		t.Fatalf("the list does not mark the clone whose destroy is unfinished:\n%s", r)
+	}
 	// With several journals, status shows the environment's own, and
 	// names the clones' that hold an unfinished run.
 	c.Must(0, "clone", "production", "-to", "exp3", "-auto-approve")

@@ -175,6 +175,20 @@ func runCloneList(ctx context.Context, g *globals, o cloneOptions) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	for _, c := range list {
+		journal := env.Name + ".clone-" + c.name
+		j, err := g.journal(ctx, o.vars, journal)
+		if err != nil {
+			return err
+		}
+		if st, err := loadJournal(j); err == nil && st != nil && !st.Finished() {
+			fmt.Fprintf(g.stdout, "\n! %s: its %s run %s is unfinished: `envmig resume -environment %s` finishes it", c.name, st.Operation, st.Lineage, journal)
+			if !st.GatePassed() {
+				fmt.Fprintf(g.stdout, ", `envmig rollback -environment %s` undoes it", journal)
+			}
+			fmt.Fprintln(g.stdout)
+		}
+	}
 	fmt.Fprintf(g.stdout, "\nRemove one with: envmig clone %s -destroy NAME\n", env.Name)
 	return nil
 }
