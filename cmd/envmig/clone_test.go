@@ -196,7 +196,9 @@ func TestCloneDestroyKilledMidwayIsResumed(t *testing.T) {
 		t.Fatalf("status does not name the clone's unfinished journal, or names a finished one:\n%s", r)
 	}
 	c.Must(0, "clone", "production", "-destroy", "exp3", "-auto-approve")
-	c.Must(0, "resume", "-environment", "production.clone-exp2", "-auto-approve")
+	if r := c.Must(0, "resume", "-environment", "production.clone-exp2", "-auto-approve"); !strings.Contains(r.Stdout, "Destroy complete!") {
+		t.Fatalf("the resumed destroy does not say it is one:\n%s", r)
+	}
 	if diff := cmp.Diff(before, clitest.Observe(t, cl)); diff != "" {
 		t.Fatalf("the resumed destroy left something (-before +after):\n%s", diff)
 	}

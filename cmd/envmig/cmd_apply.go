@@ -245,7 +245,14 @@ func (g *globals) finish(s *session, err error) error {
 	}
 	switch st.Status {
 	case statefile.RunApplied:
-		fmt.Fprintf(g.stdout, "%s Run %s of %q is applied.\n", g.style().Green("Apply complete!"), st.Lineage, st.Environment)
+		done := "Apply complete!"
+		switch st.Operation {
+		case "clone":
+			done = "Clone complete!"
+		case "clone -destroy":
+			done = "Destroy complete!"
+		}
+		fmt.Fprintf(g.stdout, "%s Run %s of %q is applied.\n", g.style().Green(done), st.Lineage, st.Environment)
 		if len(st.Plan.Leftovers) > 0 {
 			fmt.Fprintf(g.stdout, "Kept until `envmig cleanup`:\n")
 			for _, l := range st.Plan.Leftovers {
