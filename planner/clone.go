@@ -27,6 +27,24 @@ func ValidCloneName(name string) error {
 	return nil
 }
 
+// CheckCloneName refuses a name for a new clone of env that is invalid, or
+// whose copies would take the names env's migrations reserve for their own
+// temporaries (`-to envmig` with the default suffix: <id>-envmig, and the
+// retired <id>-envmig-old): a migration would find its names taken, and a
+// recovery would take the clone for a run's temporary.
+func CheckCloneName(env *config.Environment, name string) error {
+	if err := ValidCloneName(name); err != nil {
+		return err
+	}
+	suffix := config.TemporaryName("", env.Migration)
+	for _, reserved := range []string{suffix, suffix + config.RetiredSuffix} {
+		if "-"+name == reserved {
+			return fmt.Errorf("clone name %q: its copies would be named <name>%s, as environment %q's migrations name their temporary copies (temporary_suffix %q): choose another name", name, reserved, env.Name, suffix)
+		}
+	}
+	return nil
+}
+
 // cloneNames are the names `clone -to NAME` gives an environment's copies.
 func cloneDBName(id, name string) string         { return id + "-" + name }
 func cloneBucketName(bucket, name string) string { return bucket + "-" + name }

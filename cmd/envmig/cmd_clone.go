@@ -118,6 +118,11 @@ func runCloneOp(ctx context.Context, g *globals, o cloneOptions, op cloneOp) err
 	if err != nil {
 		return err
 	}
+	if op.operation == "clone" {
+		if err := planner.CheckCloneName(env, op.name); err != nil {
+			return usageError{err}
+		}
+	}
 	journal := env.Name + ".clone-" + op.name
 	j, err := g.journal(ctx, o.vars, journal)
 	if err != nil {
