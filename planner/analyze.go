@@ -34,6 +34,7 @@ import (
 //	EM144 moved_from already done                    warning
 //	EM145 versions would be lost                     error
 //	EM146 history copied, version IDs change         warning
+//	EM147 archived objects a copy cannot read        warning
 //	EM150 MinSize lowered during standby             warning
 //	EM151 Standby in batches of 20                   warning
 //	EM152 no instance in service                     warning
@@ -196,6 +197,7 @@ func (a *analyzer) buckets(bps []bucketPlan, copies []bucketCopy, obs *live.Obse
 				"Move the objects to a new name with moved_from instead.")
 		}
 		a.history(c)
+		a.archived(addr, c.from, src)
 		if src.PolicyHasConditions {
 			a.warnf("EM141", addr, fmt.Sprintf("the bucket policy of %s has conditions", c.from),
 				"A policy with conditions (source IP, VPC endpoint, TLS) can deny the copy's own requests.",
@@ -255,6 +257,23 @@ func engineFamily(engine string) string {
 		}
 	}
 	return engine
+}
+
+// archived warns that src's copy will meet objects in an archive storage
+// class: S3 refuses to copy one that is not restored, and a listing does
+// not say which are. The copy then fails and, before the point of no
+// return, the run rolls back.
+func (a *analyzer) archived(addr, from string, src *live.Bucket) {
+	if src == nil || src.ArchivedObjects == 0 {
+		return
+	}
+	keys := strings.Join(src.ArchivedKeys, ", ")
+	if int64(len(src.ArchivedKeys)) < src.ArchivedObjects {
+		keys += ", ..."
+	}
+	a.warnf("EM147", addr, fmt.Sprintf("%s holds %s objects in GLACIER or DEEP_ARCHIVE (%s)", from, humanizeCount(src.ArchivedObjects, src.Truncated), keys),
+		"S3 copies an archived object only while a restored copy of it is available; a listing does not say which are. The copy stops at the first that is not, and the run rolls back before the point of no return.",
+		"Restore them for longer than the run (aws s3api restore-object), or move them to another storage class, before applying.")
 }
 
 // history reports what a copy does with a versioned bucket's history: a

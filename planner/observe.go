@@ -210,6 +210,10 @@ func bucketObservation(address, name string, b *live.Bucket) plan.Observation {
 		"recent_bytes":   strconv.FormatInt(b.RecentBytes, 10),
 		"truncated":      strconv.FormatBool(b.Truncated),
 	}
+	if b.ArchivedObjects > 0 {
+		o.Info["archived_objects"] = strconv.FormatInt(b.ArchivedObjects, 10)
+		o.Info["archived_keys"] = strings.Join(b.ArchivedKeys, "\n")
+	}
 	if b.Versioning != "" {
 		o.Info["noncurrent_versions"] = strconv.FormatInt(b.NoncurrentVersions, 10)
 		o.Info["delete_markers"] = strconv.FormatInt(b.DeleteMarkers, 10)

@@ -141,6 +141,9 @@ func replayBucket(o plan.Observation) *live.Bucket {
 	b.Truncated = info["truncated"] == "true"
 	b.NoncurrentVersions, b.DeleteMarkers = num("noncurrent_versions"), num("delete_markers")
 	b.HistoryTruncated = info["history_truncated"] == "true"
+	if b.ArchivedObjects = num("archived_objects"); b.ArchivedObjects > 0 {
+		b.ArchivedKeys = strings.Split(info["archived_keys"], "\n")
+	}
 	replaySettings(b, o)
 	return b
 }

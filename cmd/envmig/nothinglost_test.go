@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/envmig/envmig/executor"
@@ -181,5 +182,31 @@ func put(t *testing.T, cl *awsclient.Clients, bucket, key, body string) {
 	t.Helper()
 	if _, err := cl.S3.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: strings.NewReader(body)}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestArchivedObjectsAreNamedAndNothingIsHalfDone: a bucket to be copied
+// holds an object in GLACIER, which S3 copies only once restored. The plan
+// warns (EM147) and names it; the apply's copy is refused by S3, the error
+// says why and what to do, and the run rolls back by itself: the
+// environment is exactly as before.
+func TestArchivedObjectsAreNamedAndNothingIsHalfDone(t *testing.T) {
+	cl := clitest.SeedShop(t)
+	if _, err := cl.S3.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(demo.LegacyAssets), Key: aws.String("old/report-2019.pdf"),
+		Body: strings.NewReader("archived"), StorageClass: s3types.StorageClassGlacier}); err != nil {
+		t.Fatal(err)
+	}
+	before := clitest.Observe(t, cl)
+	c := newCLI(t, clitest.ShopSpec("rename-swap"))
+	r := c.Must(exitChanges, "plan", "-detailed-exitcode", "-out", "plan.json")
+	if !strings.Contains(r.Stdout, "EM147") || !strings.Contains(r.Stdout, "old/report-2019.pdf") {
+		t.Fatalf("the plan does not name the archived object:\n%s", r)
+	}
+	r = c.Must(1, "apply", "-auto-approve", "plan.json")
+	if !strings.Contains(r.Stderr, "archived and not restored") || !strings.Contains(r.Stderr, "every completed step was undone") {
+		t.Fatalf("the apply does not say why the copy failed, or did not roll back:\n%s", r)
+	}
+	if diff := cmp.Diff(before, clitest.Observe(t, cl)); diff != "" {
+		t.Fatalf("the failed run left something (-before +after):\n%s", diff)
 	}
 }

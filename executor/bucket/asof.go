@@ -155,7 +155,7 @@ func (s *AsOfSyncer) Run(ctx context.Context) (Result, error) {
 		Throttled: lim.cuts.Load(), Elapsed: time.Since(start),
 	}
 	if err != nil {
-		return res, fmt.Errorf("copy s3://%s as of %s to s3://%s: %w", s.SrcBucket, s.At.UTC().Format(time.RFC3339), s.DstBucket, err)
+		return res, explainArchived(fmt.Errorf("copy s3://%s as of %s to s3://%s: %w", s.SrcBucket, s.At.UTC().Format(time.RFC3339), s.DstBucket, err))
 	}
 	return res, nil
 }

@@ -231,7 +231,7 @@ func (s *Syncer) Run(ctx context.Context) (Result, error) {
 		res.SourceManifest = s.srcSum
 	}
 	if err != nil {
-		return res, fmt.Errorf("copy s3://%s to s3://%s: %w", s.SrcBucket, s.DstBucket, err)
+		return res, explainArchived(fmt.Errorf("copy s3://%s to s3://%s: %w", s.SrcBucket, s.DstBucket, err))
 	}
 	return res, nil
 }

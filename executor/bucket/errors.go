@@ -51,3 +51,25 @@ func changedUnderneath(err error) bool {
 	}
 	return false
 }
+
+// archivedError is a copy S3 refused because its source is archived
+// (GLACIER, DEEP_ARCHIVE, an archive tier of INTELLIGENT_TIERING) and not
+// restored: its message says so, and what to do.
+type archivedError struct{ err error }
+
+func (e *archivedError) Error() string {
+	return e.err.Error() + "\nthe object is archived and not restored: S3 copies it only while a restored copy is available. " +
+		"Restore the bucket's archived objects for longer than the run (aws s3api restore-object), then run again (resume, or plan and apply after a rollback)"
+}
+
+func (e *archivedError) Unwrap() error { return e.err }
+
+// explainArchived makes err an *archivedError when S3 refused a copy of an
+// archived object.
+func explainArchived(err error) error {
+	switch errorCode(err) {
+	case "InvalidObjectState", "ObjectNotInActiveTierError":
+		return &archivedError{err: err}
+	}
+	return err
+}

@@ -180,7 +180,7 @@ func (s *HistorySyncer) Run(ctx context.Context) (HistoryResult, error) {
 		Throttled: s.lim.cuts.Load(), Elapsed: time.Since(start),
 	}
 	if err != nil {
-		return res, fmt.Errorf("copy the history of s3://%s to s3://%s: %w", s.SrcBucket, s.DstBucket, err)
+		return res, explainArchived(fmt.Errorf("copy the history of s3://%s to s3://%s: %w", s.SrcBucket, s.DstBucket, err))
 	}
 	return res, nil
 }

@@ -55,6 +55,7 @@ func (o *observation) countObjects(ctx context.Context, c S3API, b *Bucket, modi
 	b.RecentObjects, b.RecentBytes = cnt.recentObjects, cnt.recentBytes
 	b.Truncated = cnt.truncated
 	b.ModifiedAfter, b.ModifiedKeys = cnt.modified, cnt.modifiedKeys
+	b.ArchivedObjects, b.ArchivedKeys = cnt.archived, cnt.archivedKeys
 	return nil
 }
 
@@ -88,6 +89,9 @@ type counter struct {
 	modifiedSince time.Time
 	modified      int64
 	modifiedKeys  []string
+	// archived counts the objects in an archive storage class.
+	archived     int64
+	archivedKeys []string
 
 	mu                         sync.Mutex
 	objects, bytes             int64
@@ -113,6 +117,12 @@ func (c *counter) add(objs []s3types.Object) {
 			c.modified++
 			if len(c.modifiedKeys) < 5 {
 				c.modifiedKeys = append(c.modifiedKeys, aws.ToString(obj.Key))
+			}
+		}
+		if obj.StorageClass == s3types.ObjectStorageClassGlacier || obj.StorageClass == s3types.ObjectStorageClassDeepArchive {
+			c.archived++
+			if len(c.archivedKeys) < 5 {
+				c.archivedKeys = append(c.archivedKeys, aws.ToString(obj.Key))
 			}
 		}
 		if obj.LastModified != nil && !obj.LastModified.Before(c.since) {

@@ -155,6 +155,12 @@ type Bucket struct {
 	// first few.
 	ModifiedAfter int64
 	ModifiedKeys  []string
+	// ArchivedObjects counts the current objects listed in an archive
+	// storage class (GLACIER, DEEP_ARCHIVE), which S3 copies only once
+	// restored (a listing does not say whether they are); ArchivedKeys
+	// names the first few.
+	ArchivedObjects int64
+	ArchivedKeys    []string
 }
 
 // RunTag returns the envmig:run tag's value.
