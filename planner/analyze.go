@@ -197,7 +197,7 @@ func (a *analyzer) buckets(bps []bucketPlan, copies []bucketCopy, obs *live.Obse
 				"Move the objects to a new name with moved_from instead.")
 		}
 		a.history(c)
-		a.archived(addr, c.from, src)
+		a.archived(addr, c.from, src, c.history)
 		if src.PolicyHasConditions {
 			a.warnf("EM141", addr, fmt.Sprintf("the bucket policy of %s has conditions", c.from),
 				"A policy with conditions (source IP, VPC endpoint, TLS) can deny the copy's own requests.",
@@ -259,19 +259,34 @@ func engineFamily(engine string) string {
 	return engine
 }
 
-// archived warns that src's copy will meet objects in an archive storage
-// class: S3 refuses to copy one that is not restored, and a listing does
-// not say which are. The copy then fails and, before the point of no
-// return, the run rolls back.
-func (a *analyzer) archived(addr, from string, src *live.Bucket) {
-	if src == nil || src.ArchivedObjects == 0 {
+// archived warns that src's copy will meet objects (and, when it copies
+// the history, noncurrent versions) in an archive storage class: S3
+// refuses to copy one that is not restored, and a listing does not say
+// which are. The copy then fails and, before the point of no return, the
+// run rolls back.
+func (a *analyzer) archived(addr, from string, src *live.Bucket, history bool) {
+	if src == nil {
 		return
 	}
-	keys := strings.Join(src.ArchivedKeys, ", ")
-	if int64(len(src.ArchivedKeys)) < src.ArchivedObjects {
-		keys += ", ..."
+	var versions int64
+	if history {
+		versions = src.ArchivedNoncurrent
 	}
-	a.warnf("EM147", addr, fmt.Sprintf("%s holds %s objects in GLACIER or DEEP_ARCHIVE (%s)", from, humanizeCount(src.ArchivedObjects, src.Truncated), keys),
+	if src.ArchivedObjects == 0 && versions == 0 {
+		return
+	}
+	what := humanizeCount(src.ArchivedObjects, src.Truncated) + " objects"
+	if len(src.ArchivedKeys) > 0 {
+		keys := strings.Join(src.ArchivedKeys, ", ")
+		if int64(len(src.ArchivedKeys)) < src.ArchivedObjects {
+			keys += ", ..."
+		}
+		what += " (" + keys + ")"
+	}
+	if versions > 0 {
+		what += " and " + humanizeCount(versions, src.HistoryTruncated) + " noncurrent versions"
+	}
+	a.warnf("EM147", addr, fmt.Sprintf("%s holds %s in GLACIER or DEEP_ARCHIVE", from, what),
 		"S3 copies an archived object only while a restored copy of it is available; a listing does not say which are. The copy stops at the first that is not, and the run rolls back before the point of no return.",
 		"Restore them for longer than the run (aws s3api restore-object), or move them to another storage class, before applying.")
 }

@@ -156,7 +156,9 @@ func Clone(cfg *config.Config, env *config.Environment, obs *live.Observed, name
 					"Enable versioning on the bucket for clones consistent to one moment, or accept the difference for experiments.")
 			}
 		}
-		a.archived(bt.address, origin, l)
+		// A versioned bucket's clone reads the versions current at the
+		// snapshot, some of them noncurrent now.
+		a.archived(bt.address, origin, l, l.Versioning == "Enabled" && asOf != "")
 		b.copyStep(plan.PhasePrepare, c, copyP)
 		b.verifyStep(plan.PhasePrepare, c, "clone", verifyP)
 		b.configureIn(plan.PhasePrepare, c, target, l.Region, settings, "")

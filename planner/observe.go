@@ -214,6 +214,9 @@ func bucketObservation(address, name string, b *live.Bucket) plan.Observation {
 		o.Info["archived_objects"] = strconv.FormatInt(b.ArchivedObjects, 10)
 		o.Info["archived_keys"] = strings.Join(b.ArchivedKeys, "\n")
 	}
+	if b.ArchivedNoncurrent > 0 {
+		o.Info["archived_noncurrent"] = strconv.FormatInt(b.ArchivedNoncurrent, 10)
+	}
 	if b.Versioning != "" {
 		o.Info["noncurrent_versions"] = strconv.FormatInt(b.NoncurrentVersions, 10)
 		o.Info["delete_markers"] = strconv.FormatInt(b.DeleteMarkers, 10)

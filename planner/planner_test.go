@@ -481,3 +481,36 @@ func TestStandbyEstimateIncludesTheSwitchesStopAndStart(t *testing.T) {
 		})
 	}
 }
+
+// TestArchivedObjectsOfACopiedBucketAreWarnedOf: a moved versioned bucket
+// holding archived objects and noncurrent versions gets EM147 naming both
+// (its history is copied); with the history discarded, only the objects
+// count; a bucket without any gets none.
+func TestArchivedObjectsOfACopiedBucketAreWarnedOf(t *testing.T) {
+	em147 := func(p *plan.Plan) string {
+		for _, d := range p.Diagnostics {
+			if d.Code == "EM147" {
+				return d.Summary
+			}
+		}
+		return ""
+	}
+	cfg, env := designEnv(config.StrategyRenameSwap)
+	env.Databases = nil
+	env.Buckets[0].MovedFrom = "shop-uploads-legacy"
+	obs := liveShop()
+	src := &live.Bucket{Name: "shop-uploads-legacy", Exists: true, Region: "us-east-1", Versioning: "Enabled", Objects: 10,
+		NoncurrentVersions: 4, ArchivedObjects: 2, ArchivedKeys: []string{"a", "b"}, ArchivedNoncurrent: 3}
+	obs.Buckets = map[string]*live.Bucket{"shop-uploads-legacy": src}
+	if got := em147(mustPlan(t, cfg, env, obs)); got != "shop-uploads-legacy holds 2 objects (a, b) and 3 noncurrent versions in GLACIER or DEEP_ARCHIVE" {
+		t.Errorf("EM147 = %q", got)
+	}
+	env.Buckets[0].DiscardNoncurrentVersions = true
+	if got := em147(mustPlan(t, cfg, env, obs)); got != "shop-uploads-legacy holds 2 objects (a, b) in GLACIER or DEEP_ARCHIVE" {
+		t.Errorf("history discarded: EM147 = %q", got)
+	}
+	src.ArchivedObjects, src.ArchivedKeys, src.ArchivedNoncurrent = 0, nil, 0
+	if got := em147(mustPlan(t, cfg, env, obs)); got != "" {
+		t.Errorf("nothing archived: EM147 = %q", got)
+	}
+}

@@ -144,6 +144,7 @@ func replayBucket(o plan.Observation) *live.Bucket {
 	if b.ArchivedObjects = num("archived_objects"); b.ArchivedObjects > 0 {
 		b.ArchivedKeys = strings.Split(info["archived_keys"], "\n")
 	}
+	b.ArchivedNoncurrent = num("archived_noncurrent")
 	replaySettings(b, o)
 	return b
 }

@@ -54,6 +54,7 @@ func (o *observation) bucket(ctx context.Context, name string, count bool, modif
 				return nil, readError(what, "s3:ListBucketVersions", err)
 			}
 			b.NoncurrentVersions, b.DeleteMarkers, b.HistoryTruncated = h.Noncurrent, h.DeleteMarkers, h.Truncated
+			b.ArchivedNoncurrent = h.ArchivedNoncurrent
 		}
 	}
 	return b, nil

@@ -24,6 +24,10 @@ type HistoryCount struct {
 	Noncurrent, NoncurrentBytes int64
 	// DeleteMarkers, current or not.
 	DeleteMarkers int64
+	// ArchivedNoncurrent counts the noncurrent versions in an archive
+	// storage class (GLACIER, DEEP_ARCHIVE), which a copy of the history
+	// can read only once restored.
+	ArchivedNoncurrent int64
 	// Truncated: the count stopped at its cap; the bucket has more.
 	Truncated bool
 }
@@ -116,6 +120,9 @@ func (c *historyCounter) add(page *s3.ListObjectVersionsOutput) {
 		} else {
 			c.n.Noncurrent++
 			c.n.NoncurrentBytes += aws.ToInt64(v.Size)
+			if sc := string(v.StorageClass); sc == "GLACIER" || sc == "DEEP_ARCHIVE" {
+				c.n.ArchivedNoncurrent++
+			}
 		}
 	}
 	for range page.DeleteMarkers {

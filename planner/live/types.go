@@ -161,6 +161,9 @@ type Bucket struct {
 	// names the first few.
 	ArchivedObjects int64
 	ArchivedKeys    []string
+	// ArchivedNoncurrent counts the noncurrent versions in those classes
+	// (versioned buckets).
+	ArchivedNoncurrent int64
 }
 
 // RunTag returns the envmig:run tag's value.
