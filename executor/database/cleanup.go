@@ -28,7 +28,26 @@ func (h *deleteSnapshotStep) Apply(ctx context.Context, sc *executor.StepContext
 	if owner == "" {
 		owner = sc.Lineage()
 	}
+	// Journaled before the delete: the revert of the step that made the
+	// snapshot then knows not to wait for it to appear.
+	if err := sc.Record(KeyDeleteSent, "true"); err != nil {
+		return err
+	}
 	return h.d.deleteSnapshot(ctx, sc, p.Snapshot, owner, true)
+}
+
+// KeyDeleteSent is recorded by a snapshot's delete step before it deletes.
+const KeyDeleteSent = "delete_sent"
+
+// deletedByTheRun reports whether a step of sc's run set out to delete
+// snapshot id (a clone deletes its source snapshot once restored).
+func deletedByTheRun(sc *executor.StepContext, id string) bool {
+	for _, st := range sc.Plan.Steps {
+		if p, ok := st.Params.(plan.DBDeleteSnapshotParams); ok && p.Snapshot == id && sc.StepValue(st.ID, KeyDeleteSent) != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // Revert does nothing: a deleted snapshot cannot come back.

@@ -137,8 +137,9 @@ func (h *snapshot) Revert(ctx context.Context, sc *executor.StepContext) error {
 	if err != nil {
 		return err
 	}
-	if sc.Value(KeyCreateSent) != "" {
-		// The create was sent: a NotFound may be RDS not showing it yet.
+	if sc.Value(KeyCreateSent) != "" && !deletedByTheRun(sc, id) {
+		// The create was sent: a NotFound may be RDS not showing it yet
+		// (unless a later step of the run deleted it).
 		if _, err := h.d.expectSnapshot(ctx, sc, id); err != nil {
 			return err
 		}
