@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/envmig/envmig/executor"
+	"github.com/envmig/envmig/internal/awsclient"
 	"github.com/envmig/envmig/internal/clitest"
 	"github.com/envmig/envmig/internal/demo"
 )
@@ -308,4 +310,62 @@ func TestCloneRefusesAHalfMigratedEnvironment(t *testing.T) {
 	if diff := cmp.Diff(before, clitest.Observe(t, cl)); diff != "" {
 		t.Fatalf("the refused clone or the rollback left something (-before +after):\n%s", diff)
 	}
+}
+
+// TestCtrlCDuringACloneNamesItsJournal: Ctrl-C once the clone's first
+// bucket exists stops the clone after its current step (exit 130); the
+// message, status and the commands they name all act on the clone's own
+// journal, and its rollback leaves nothing of the clone.
+func TestCtrlCDuringACloneNamesItsJournal(t *testing.T) {
+	cl := clitest.SeedShop(t)
+	before := clitest.Observe(t, cl)
+	c := newCLI(t, clitest.ShopSpec("rename-swap"))
+	p := c.Start("clone", "production", "-to", "ctrlc", "-auto-approve")
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if _, err := cl.S3.HeadBucket(context.Background(), &s3.HeadBucketInput{Bucket: aws.String(demo.UploadsBucket + "-ctrlc")}); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the clone never created its first bucket:\n%s", p.Wait())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := syscall.Kill(p.Pid(), syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	r := p.Wait()
+	const journal = "production.clone-ctrlc"
+	if r.Code != exitInterrupted || !strings.Contains(r.Stderr, "`envmig resume -environment "+journal+"` to continue") {
+		t.Fatalf("the interrupted clone does not name its journal, or did not exit %d:\n%s", exitInterrupted, r)
+	}
+	r = c.Must(0, "status", "-environment", journal)
+	for _, want := range []string{"No process runs it now", "`envmig resume -environment " + journal + "` would run steps", "`envmig rollback -environment " + journal + "` would undo"} {
+		if !strings.Contains(r.Stdout, want) {
+			t.Fatalf("status does not say %q:\n%s", want, r)
+		}
+	}
+	if strings.Contains(r.Stdout, "point of no return") {
+		t.Fatalf("status speaks of a point of no return a clone does not have:\n%s", r)
+	}
+	c.Calls()
+	c.Must(0, "rollback", "-environment", journal, "-auto-approve")
+	// The clone had deleted its source snapshot: undoing the snapshot
+	// looks once, not for a minute until it appears.
+	if n := countCalls(c.Calls(), "DescribeDBSnapshots"); n > 3 {
+		t.Errorf("the rollback described DB snapshots %d times: it waited for the snapshot the clone had deleted", n)
+	}
+	if diff := cmp.Diff(before, clitest.Observe(t, cl)); diff != "" {
+		t.Fatalf("the rolled back clone left something (-before +after):\n%s", diff)
+	}
+}
+
+func countCalls(calls []awsclient.Call, operation string) int {
+	n := 0
+	for _, c := range calls {
+		if c.Operation == operation {
+			n++
+		}
+	}
+	return n
 }

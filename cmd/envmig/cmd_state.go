@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 	"time"
@@ -103,14 +104,23 @@ func runStatus(ctx context.Context, g *globals, environment string, asJSON bool)
 		enc.SetIndent("", "  ")
 		return enc.Encode(st)
 	}
-	if info, held, err := j.LockInfo(); err == nil && info != nil {
+	info, held, lerr := j.LockInfo()
+	if lerr == nil && info != nil {
 		if held {
 			fmt.Fprintf(g.stdout, "Locked by %s\n\n", describeHolder(info))
 		} else {
 			fmt.Fprintf(g.stdout, "Lock left by %s: its holder is gone (its lease expired, or its process no longer runs); the next resume, rollback or cleanup takes it over\n\n", describeHolder(info))
 		}
 	}
-	if err := view.StatusText(g.stdout, st, g.style()); err != nil {
+	if lerr == nil && info == nil && !st.Finished() {
+		// "running" is the journal's word for a run not yet finished.
+		fmt.Fprintf(g.stdout, "No process runs it now (nothing holds its lock): it was interrupted, or stopped on a failure.\n\n")
+	}
+	var text strings.Builder
+	if err := view.StatusText(&text, st, g.style()); err != nil {
+		return err
+	}
+	if _, err := io.WriteString(g.stdout, nameJournal(text.String(), name)); err != nil {
 		return err
 	}
 	// Where the journal is: a path here, or the s3:// object any runner

@@ -87,12 +87,19 @@ func namedJournal(err error, journal string) error {
 	return &namedJournalError{err: err, journal: journal}
 }
 
-func (e *namedJournalError) Error() string {
+func (e *namedJournalError) Error() string { return nameJournal(e.err.Error(), e.journal) }
+
+// nameJournal adds -environment journal to the resume, rollback and status
+// commands text names, when journal is a clone's.
+func nameJournal(text, journal string) string {
+	if !strings.Contains(journal, ".") {
+		return text
+	}
 	var pairs []string
 	for _, cmd := range []string{"resume", "rollback", "status"} {
-		pairs = append(pairs, "`envmig "+cmd+"`", "`envmig "+cmd+" -environment "+e.journal+"`")
+		pairs = append(pairs, "`envmig "+cmd+"`", "`envmig "+cmd+" -environment "+journal+"`")
 	}
-	return strings.NewReplacer(pairs...).Replace(e.err.Error())
+	return strings.NewReplacer(pairs...).Replace(text)
 }
 
 func (e *namedJournalError) Unwrap() error { return e.err }

@@ -104,7 +104,8 @@ func nextSteps(st *statefile.State, stopped int) string {
 		if st.Steps[first].Status != statefile.StepPending {
 			what = fmt.Sprintf("re-check and finish step %d (%s), then %s", first+1, p.Steps[first].ID, fmt.Sprintf("steps %d–%d", first+2, len(p.Steps)))
 		}
-		if !st.GatePassed() {
+		// A clone's gate only marks it complete: nothing is asked there.
+		if !st.GatePassed() && st.Operation != "clone" {
 			what += ", stopping at the point of no return for confirmation"
 		}
 		fmt.Fprintf(&b, "`envmig resume` would %s.\n", what)
