@@ -45,6 +45,12 @@ func CheckCloneName(env *config.Environment, name string) error {
 	return nil
 }
 
+// CloneJournal is the journal of env's clone name: its making and its
+// destroy run there, beside env's own ("production.clone-exp1").
+func CloneJournal(env, name string) string { return env + cloneJournalInfix + name }
+
+const cloneJournalInfix = ".clone-"
+
 // cloneNames are the names `clone -to NAME` gives an environment's copies.
 func cloneDBName(id, name string) string         { return id + "-" + name }
 func cloneBucketName(bucket, name string) string { return bucket + "-" + name }
@@ -314,7 +320,7 @@ func clonePlan(cfg *config.Config, env *config.Environment, obs *live.Observed, 
 	}
 	p := &plan.Plan{
 		Lineage: opts.Lineage, CreatedAt: opts.Now.UTC(), Tool: opts.Tool,
-		Environment: env.Name + ".clone-" + name, Account: obs.Identity.Account, Region: obs.Region,
+		Environment: CloneJournal(env.Name, name), Account: obs.Identity.Account, Region: obs.Region,
 		Strategy: strategy, ConfigDigest: cfg.Digest,
 	}
 	return resolve(env, obs.StackResources, obs.StackFound), p, nil

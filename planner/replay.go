@@ -182,7 +182,7 @@ func Rederive(cfg *config.Config, p *plan.Plan) (string, error) {
 	case "cleanup":
 		return "", fmt.Errorf("a cleanup plan is derived from the journal, not from the spec: use RederiveCleanup")
 	case "clone", StrategyCloneDestroy:
-		envName, name, ok := strings.Cut(p.Environment, ".clone-")
+		envName, name, ok := strings.Cut(p.Environment, cloneJournalInfix)
 		env := cfg.Environment(envName)
 		if !ok || env == nil {
 			return fmt.Sprintf("the plan is a clone of environment %q, which the spec does not define", envName), nil

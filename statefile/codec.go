@@ -74,7 +74,7 @@ func Decode(location, journal string, data []byte) (*State, error) {
 // name's: its own name, or the environment a clone journal belongs to
 // ("production" for "production.clone-exp1").
 func Belongs(env, name string) bool {
-	return env == name || env == environmentOf(name)
+	return env == name || env == EnvironmentOf(name)
 }
 
 // contentSum identifies a state file's exact content (the compare-and-swap

@@ -109,9 +109,9 @@ func (s *Store) checkName() error {
 	return nil
 }
 
-// environmentOf is the environment a journal name belongs to: the name up
+// EnvironmentOf is the environment a journal name belongs to: the name up
 // to its first '.' ("production.clone-exp1" belongs to "production").
-func environmentOf(name string) string {
+func EnvironmentOf(name string) string {
 	env, _, _ := strings.Cut(name, ".")
 	return env
 }
@@ -213,7 +213,7 @@ func (s *Store) load(path string) (*State, []byte, error) {
 	if errors.As(err, &ce) {
 		switch {
 		case ce.Problem == ProblemEnvironment:
-			ce.Hint = fmt.Sprintf("move it back to %s", filepath.Join(s.dir, environmentOf(s.name)+stateSuffix))
+			ce.Hint = fmt.Sprintf("move it back to %s", filepath.Join(s.dir, EnvironmentOf(s.name)+stateSuffix))
 			if found, derr := decode(path, data); derr == nil {
 				ce.Hint = fmt.Sprintf("move it back to %s", filepath.Join(s.dir, found.Environment+stateSuffix))
 			}

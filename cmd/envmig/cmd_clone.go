@@ -123,7 +123,7 @@ func runCloneOp(ctx context.Context, g *globals, o cloneOptions, op cloneOp) err
 			return usageError{err}
 		}
 	}
-	journal := env.Name + ".clone-" + op.name
+	journal := planner.CloneJournal(env.Name, op.name)
 	j, err := g.journal(ctx, o.vars, journal)
 	if err != nil {
 		return err

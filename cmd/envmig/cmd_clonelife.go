@@ -176,12 +176,12 @@ func runCloneList(ctx context.Context, g *globals, o cloneOptions) error {
 		return err
 	}
 	for _, c := range list {
-		journal := env.Name + ".clone-" + c.name
-		j, err := g.journal(ctx, o.vars, journal)
+		journal := planner.CloneJournal(env.Name, c.name)
+		st, err := g.unfinishedRun(ctx, o.vars, journal)
 		if err != nil {
 			return err
 		}
-		if st, err := loadJournal(j); err == nil && st != nil && !st.Finished() {
+		if st != nil {
 			fmt.Fprintf(g.stdout, "\n! %s: its %s run %s is unfinished: `envmig resume -environment %s` finishes it", c.name, st.Operation, st.Lineage, journal)
 			if !st.GatePassed() {
 				fmt.Fprintf(g.stdout, ", `envmig rollback -environment %s` undoes it", journal)

@@ -144,15 +144,28 @@ func (g *globals) unfinishedClones(ctx context.Context, env string) error {
 		if n == env || !statefile.Belongs(env, n) {
 			continue
 		}
-		j, err := g.journal(ctx, varFlags{}, n)
+		st, err := g.unfinishedRun(ctx, varFlags{}, n)
 		if err != nil {
 			return err
 		}
-		if st, err := loadJournal(j); err == nil && st != nil && !st.Finished() {
+		if st != nil {
 			fmt.Fprintf(g.stdout, "Journal %s holds an unfinished %s run (%s, %s): `envmig status -environment %s` shows it.\n", n, st.Operation, st.Lineage, st.Status, n)
 		}
 	}
 	return nil
+}
+
+// unfinishedRun is the run journal name holds when it is unfinished; nil
+// when it is finished, empty or unreadable (status explains those).
+func (g *globals) unfinishedRun(ctx context.Context, vars varFlags, name string) (*statefile.State, error) {
+	j, err := g.journal(ctx, vars, name)
+	if err != nil {
+		return nil, err
+	}
+	if st, err := loadJournal(j); err == nil && st != nil && !st.Finished() {
+		return st, nil
+	}
+	return nil, nil
 }
 
 // describeHolder says who holds a lock.

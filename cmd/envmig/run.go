@@ -81,7 +81,7 @@ type namedJournalError struct {
 
 // namedJournal names journal in err's next commands when it is a clone's.
 func namedJournal(err error, journal string) error {
-	if err == nil || !strings.Contains(journal, ".") {
+	if err == nil || statefile.EnvironmentOf(journal) == journal {
 		return err
 	}
 	return &namedJournalError{err: err, journal: journal}
@@ -89,10 +89,12 @@ func namedJournal(err error, journal string) error {
 
 func (e *namedJournalError) Error() string { return nameJournal(e.err.Error(), e.journal) }
 
+func (e *namedJournalError) Unwrap() error { return e.err }
+
 // nameJournal adds -environment journal to the resume, rollback and status
-// commands text names, when journal is a clone's.
+// commands text names, when journal is not an environment's own.
 func nameJournal(text, journal string) string {
-	if !strings.Contains(journal, ".") {
+	if statefile.EnvironmentOf(journal) == journal {
 		return text
 	}
 	var pairs []string
@@ -101,8 +103,6 @@ func nameJournal(text, journal string) string {
 	}
 	return strings.NewReplacer(pairs...).Replace(text)
 }
-
-func (e *namedJournalError) Unwrap() error { return e.err }
 
 func (s *session) close() {
 	if s.lock != nil {
