@@ -263,26 +263,18 @@ func TestChecksumLevelHeadsOnlyWhatAListingCannotDecide(t *testing.T) {
 // is no difference, a key the copy lacks is.
 func TestVerifyManifestReadsEveryPage(t *testing.T) {
 	s := newStub("src", "dst")
-	var buf bytes.Buffer
-	mw, err := NewManifestWriter(&buf, ManifestHeader{Bucket: "src"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	var entries []Entry
 	for i := range 2500 {
 		k := fmt.Sprintf("k/%05d", i)
 		s.put("src", k, []byte(k))
 		if i != 1700 {
 			s.put("dst", k, []byte(k))
 		}
-		if err := mw.Add(Entry{Key: k, Size: int64(len(k)), ETag: md5hex([]byte(k)), IsLatest: true}); err != nil {
-			t.Fatal(err)
-		}
+		entries = append(entries, Entry{Key: k, Size: int64(len(k)), ETag: md5hex([]byte(k)), IsLatest: true})
 	}
-	if _, err := mw.Close(); err != nil {
-		t.Fatal(err)
-	}
+	manifest, _ := writeManifest(t, ManifestHeader{Bucket: "src"}, entries)
 	s.put("src", "late/after-the-copy", []byte("late"))
-	rep, err := VerifyManifest(context.Background(), s, s, "src", "dst", LevelETag, &buf)
+	rep, err := VerifyManifest(context.Background(), s, s, "src", "dst", LevelETag, bytes.NewReader(manifest))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -300,11 +292,7 @@ func TestVerifyManifestReadsEveryPage(t *testing.T) {
 // content.
 func TestVerifyManifestDecidesEncryptedObjectsByStoredChecksums(t *testing.T) {
 	s := newStub("src", "dst")
-	var buf bytes.Buffer
-	mw, err := NewManifestWriter(&buf, ManifestHeader{Bucket: "src"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	var entries []Entry
 	keys := []string{"kms/copy-differs", "kms/equal", "kms/old-format", "kms/rewritten"}
 	for i, k := range keys {
 		data := []byte(k)
@@ -318,18 +306,14 @@ func TestVerifyManifestDecidesEncryptedObjectsByStoredChecksums(t *testing.T) {
 		if k == "kms/old-format" {
 			e.Checksum = ""
 		}
-		if err := mw.Add(e); err != nil {
-			t.Fatal(err)
-		}
+		entries = append(entries, e)
 	}
-	if _, err := mw.Close(); err != nil {
-		t.Fatal(err)
-	}
+	manifest, _ := writeManifest(t, ManifestHeader{Bucket: "src"}, entries)
 	s.buckets["dst"]["kms/copy-differs"].crc32 = "BBBBBB=="
 	// Rewritten after the copy, same size: its new checksum equals the
 	// copy's, which proves nothing of the object the manifest listed.
 	s.buckets["src"]["kms/rewritten"].etag = fmt.Sprintf("%032x", 999)
-	rep, err := VerifyManifest(context.Background(), s, s, "src", "dst", LevelChecksum, &buf)
+	rep, err := VerifyManifest(context.Background(), s, s, "src", "dst", LevelChecksum, bytes.NewReader(manifest))
 	if err != nil {
 		t.Fatal(err)
 	}
