@@ -369,3 +369,42 @@ func countCalls(calls []awsclient.Call, operation string) int {
 	}
 	return n
 }
+
+// TestCloneKilledAtItsSnapshotsDeleteRollsBackAndResumes: a clone killed
+// (SIGKILL) as it deletes its source snapshot, before and after AWS
+// accepted the delete, is rolled back with nothing of it left, snapshot
+// included, or resumed to a complete clone.
+func TestCloneKilledAtItsSnapshotsDeleteRollsBackAndResumes(t *testing.T) {
+	for _, point := range []string{"after-intent", "accepted"} {
+		for _, then := range []string{"rollback", "resume"} {
+			t.Run(point+"/"+then, func(t *testing.T) {
+				cl := clitest.SeedShop(t)
+				before := clitest.Observe(t, cl)
+				c := newCLI(t, clitest.ShopSpec("rename-swap"))
+				c.Bin, c.Env = clitest.Bins.Crash, []string{executor.CrashEnv + "=apply:db.delete-snapshot.main:" + point}
+				if r := c.Run("clone", "production", "-to", "kill", "-auto-approve"); !r.Killed {
+					t.Fatalf("the clone was not killed:\n%s", r)
+				}
+				c.Bin, c.Env = clitest.Bins.Envmig, nil
+				c.Must(0, then, "-environment", "production.clone-kill", "-auto-approve")
+				after := clitest.Observe(t, cl)
+				if then == "rollback" {
+					if diff := cmp.Diff(before, after); diff != "" {
+						t.Fatalf("the rolled back clone left something (-before +after):\n%s", diff)
+					}
+				} else if _, ok := after.Databases[demo.Database+"-kill"]; !ok {
+					t.Fatalf("the resumed clone has no database: %v", after.Databases)
+				}
+				snaps, err := cl.RDS.DescribeDBSnapshots(context.Background(), &rds.DescribeDBSnapshotsInput{SnapshotType: aws.String("manual")})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, s := range snaps.DBSnapshots {
+					if strings.HasPrefix(aws.ToString(s.DBSnapshotIdentifier), "envmig-") {
+						t.Errorf("snapshot %s is left", aws.ToString(s.DBSnapshotIdentifier))
+					}
+				}
+			})
+		}
+	}
+}
