@@ -310,6 +310,21 @@ func TestCloneRefusesAHalfMigratedEnvironment(t *testing.T) {
 	if diff := cmp.Diff(before, clitest.Observe(t, cl)); diff != "" {
 		t.Fatalf("the refused clone or the rollback left something (-before +after):\n%s", diff)
 	}
+	// Now a clone may run; killed, status shows the environment's own
+	// (rolled back) run and names the clone's unfinished one.
+	c.Bin, c.Env = clitest.Bins.Crash, []string{executor.CrashEnv + "=apply:bucket.create.uploads:accepted"}
+	if r := c.Run("clone", "production", "-to", "exp9", "-auto-approve"); !r.Killed {
+		t.Fatalf("the clone was not killed:\n%s", r)
+	}
+	c.Bin, c.Env = clitest.Bins.Envmig, nil
+	r = c.Must(0, "status")
+	if !strings.Contains(r.Stdout, `Environment "production"`) || !strings.Contains(r.Stdout, "`envmig status -environment production.clone-exp9`") {
+		t.Fatalf("status does not show the environment's run and name the clone's unfinished one:\n%s", r)
+	}
+	c.Must(0, "rollback", "-environment", "production.clone-exp9", "-auto-approve")
+	if diff := cmp.Diff(before, clitest.Observe(t, cl)); diff != "" {
+		t.Fatalf("the clone's rollback left something (-before +after):\n%s", diff)
+	}
 }
 
 // TestCtrlCDuringACloneNamesItsJournal: Ctrl-C once the clone's first

@@ -125,8 +125,13 @@ func runStatus(ctx context.Context, g *globals, environment string, asJSON bool)
 	}
 	// Where the journal is: a path here, or the s3:// object any runner
 	// can resume from.
-	_, err = fmt.Fprintf(g.stdout, "\nJournal: %s\n", j.Location())
-	return err
+	if _, err := fmt.Fprintf(g.stdout, "\nJournal: %s\n", j.Location()); err != nil {
+		return err
+	}
+	if statefile.EnvironmentOf(name) != name {
+		return nil
+	}
+	return g.unfinishedClones(ctx, name)
 }
 
 // unfinishedClones names the journals of env's clones that hold an
