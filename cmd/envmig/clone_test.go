@@ -81,7 +81,8 @@ func TestCloneAnEnvironmentForExperiments(t *testing.T) {
 			t.Fatalf("the list does not show %q:\n%s", want, l)
 		}
 	}
-	d := c.Must(0, "clone", "-destroy", "exp1", "-auto-approve")
+	// `clone destroy ENV NAME` is `clone ENV -destroy NAME`.
+	d := c.Must(0, "clone", "destroy", "production", "exp1", "-auto-approve")
 	if !strings.Contains(d.Stdout, "Destroy clone: 3 to delete for good") || !strings.Contains(d.Stdout, "Destroy complete!") ||
 		strings.Contains(strings.ToLower(d.Stdout), "point of no return") {
 		t.Fatalf("%s", d)
@@ -97,6 +98,26 @@ func TestCloneAnEnvironmentForExperiments(t *testing.T) {
 		t.Fatalf("%s", d)
 	}
 	c.Calls()
+}
+
+// TestCloneDestroySpellingsAreChecked: the `clone destroy ENV NAME`
+// spelling takes exactly its two names, and not a -destroy beside them.
+func TestCloneDestroySpellingsAreChecked(t *testing.T) {
+	c := newCLI(t, clitest.ShopSpec("rename-swap"))
+	for _, args := range [][]string{
+		{"clone", "destroy", "production"},
+		{"clone", "destroy", "production", "exp1", "extra"},
+		{"clone", "destroy", "production", "exp1", "-destroy", "exp2"},
+		{"clone", "production", "exp1", "-list"},
+	} {
+		r := c.Must(1, append(args, "-auto-approve")...)
+		if !strings.Contains(r.Stderr, "clone") {
+			t.Errorf("%v: %s", args, r)
+		}
+	}
+	if m := clitest.Mutating(c.Calls()); len(m) != 0 {
+		t.Fatalf("refused commands made mutating calls: %v", m)
+	}
 }
 
 func TestCloneDestroyRefusesWhatIsNotTheClones(t *testing.T) {

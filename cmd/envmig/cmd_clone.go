@@ -32,21 +32,31 @@ func cloneCommand(g *globals) *cli.Command {
 	return &cli.Command{
 		Name:      "clone",
 		Usage:     "copy an environment for experiments (-to NAME), list its clones (-list), or remove one (-destroy NAME)",
-		ArgsUsage: "[ENVIRONMENT] -to NAME | -list | -destroy NAME",
+		ArgsUsage: "[ENVIRONMENT] -to NAME | -list | -destroy NAME  (or: clone destroy ENVIRONMENT NAME)",
 		Flags: append(o.vars.flags(),
 			&cli.StringFlag{Name: "to", Usage: "the clone's `NAME`: databases become <identifier>-NAME, buckets <bucket>-NAME"},
 			&cli.StringFlag{Name: "destroy", Usage: "remove the clone `NAME`: exactly what carries its envmig:clone-of tag, after showing it"},
 			&cli.BoolFlag{Name: "list", Usage: "list the environment's clones with their age and size"},
 			autoApproveFlag(), lockTimeoutFlag()),
 		Action: func(c *cli.Context) error {
-			args, err := positional(c, 0, 1, "[ENVIRONMENT] -to NAME | -list | -destroy NAME")
+			const usage = "[ENVIRONMENT] -to NAME | -list | -destroy NAME, or clone destroy ENVIRONMENT NAME"
+			args, err := positional(c, 0, 3, usage)
 			if err != nil {
 				return err
 			}
-			if len(args) == 1 {
+			o.to, o.destroy, o.list = c.String("to"), c.String("destroy"), c.Bool("list")
+			switch {
+			case len(args) == 3 && args[0] == "destroy":
+				// `clone destroy ENV NAME`, the same as `clone ENV -destroy NAME`.
+				if o.destroy != "" {
+					return usageError{errors.New("clone destroy ENVIRONMENT NAME names the clone already: drop -destroy")}
+				}
+				o.environment, o.destroy = args[1], args[2]
+			case len(args) > 1:
+				return usageError{fmt.Errorf("usage: envmig clone %s", usage)}
+			case len(args) == 1:
 				o.environment = args[0]
 			}
-			o.to, o.destroy, o.list = c.String("to"), c.String("destroy"), c.Bool("list")
 			n := 0
 			for _, set := range []bool{o.to != "", o.destroy != "", o.list} {
 				if set {
