@@ -79,9 +79,11 @@ func (s *AsOfSyncer) Run(ctx context.Context) (Result, error) {
 
 	err := func() error {
 		if s.AbortStaleUploads {
-			if _, err := abortUploads(ctx, s.Dst, s.DstBucket, ""); err != nil {
+			keeps, err := prepareOwn(ctx, s.Dst, s.DstBucket, observe)
+			if err != nil {
 				return err
 			}
+			cp.keepEncryption = cp.keepEncryption && keeps
 		}
 		g, gctx := errgroup.WithContext(ctx)
 		srcPages := make(chan []History, pageBuffer)
@@ -153,6 +155,7 @@ func (s *AsOfSyncer) Run(ctx context.Context) (Result, error) {
 		Skipped: after.Skipped - before.Skipped, SkippedBytes: after.SkippedBytes - before.SkippedBytes,
 		Deleted: after.Deleted - before.Deleted, Vanished: after.Vanished - before.Vanished,
 		Throttled: lim.cuts.Load(), Elapsed: time.Since(start),
+		UnencryptedDestination: !s.IgnoreSourceEncryption && !cp.keepEncryption,
 	}
 	if err != nil {
 		return res, explainArchived(fmt.Errorf("copy s3://%s as of %s to s3://%s: %w", s.SrcBucket, s.At.UTC().Format(time.RFC3339), s.DstBucket, err))

@@ -91,9 +91,12 @@ type Syncer struct {
 
 	lim     *limiter
 	observe func(*s3.Options)
-	guard   *guard
-	kept    *keptKeys
-	srcSum  ManifestSummary
+	// keepEncryption: the destination keeps server-side encryption, so
+	// each copy reads its source's (see keepsEncryption).
+	keepEncryption bool
+	guard          *guard
+	kept           *keptKeys
+	srcSum         ManifestSummary
 }
 
 // Result is what a Run did.
@@ -113,6 +116,9 @@ type Result struct {
 	KeptKeys []string
 	// SourceManifest summarizes what was written to Syncer.SourceManifest.
 	SourceManifest ManifestSummary
+	// UnencryptedDestination: the destination's server keeps no
+	// server-side encryption, so no source object's was read.
+	UnencryptedDestination bool
 }
 
 func (s *Syncer) defaults() {
@@ -175,10 +181,13 @@ func (s *Syncer) Run(ctx context.Context) (Result, error) {
 		}
 		s.guard = g
 	}
+	s.keepEncryption = true
 	if s.AbortStaleUploads && s.guard == nil {
-		if _, err := abortUploads(ctx, s.Dst, s.DstBucket, ""); err != nil {
+		keeps, err := prepareOwn(ctx, s.Dst, s.DstBucket, s.observe)
+		if err != nil {
 			return Result{}, err
 		}
+		s.keepEncryption = keeps
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	srcPages := make(chan []Object, pageBuffer)
@@ -227,6 +236,7 @@ func (s *Syncer) Run(ctx context.Context) (Result, error) {
 		Elapsed:   time.Since(start),
 	}
 	res.Kept, res.KeptKeys = s.kept.result()
+	res.UnencryptedDestination = !s.keepEncryption
 	if err == nil {
 		res.SourceManifest = s.srcSum
 	}
@@ -376,10 +386,6 @@ func (s *Syncer) one(ctx context.Context, t task) (bool, error) {
 	if t.src.ETag != "" {
 		ifMatch = aws.String(`"` + t.src.ETag + `"`)
 	}
-	h, err := s.Src.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(s.SrcBucket), Key: aws.String(t.src.Key), IfMatch: ifMatch}, s.observe)
-	if err != nil {
-		return false, fmt.Errorf("read %s: %w", t.src.Key, err)
-	}
 	in := &s3.CopyObjectInput{
 		Bucket:            aws.String(s.DstBucket),
 		Key:               aws.String(t.src.Key),
@@ -391,11 +397,17 @@ func (s *Syncer) one(ctx context.Context, t task) (bool, error) {
 	if t.src.StorageClass != "" {
 		in.StorageClass = types.StorageClass(t.src.StorageClass)
 	}
-	enc, err := s.encryptionOf(h)
-	if err != nil {
-		return false, fmt.Errorf("copy %s: %w", t.src.Key, err)
+	if s.keepEncryption {
+		h, err := s.Src.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(s.SrcBucket), Key: aws.String(t.src.Key), IfMatch: ifMatch}, s.observe)
+		if err != nil {
+			return false, fmt.Errorf("read %s: %w", t.src.Key, err)
+		}
+		enc, err := s.encryptionOf(h)
+		if err != nil {
+			return false, fmt.Errorf("copy %s: %w", t.src.Key, err)
+		}
+		in.ServerSideEncryption, in.SSEKMSKeyId, in.BucketKeyEnabled = enc.algorithm, enc.kmsKeyID, enc.bucketKey
 	}
-	in.ServerSideEncryption, in.SSEKMSKeyId, in.BucketKeyEnabled = enc.algorithm, enc.kmsKeyID, enc.bucketKey
 	if _, err := s.Dst.CopyObject(ctx, in, s.observe); err != nil {
 		return false, fmt.Errorf("copy %s: %w", t.src.Key, err)
 	}

@@ -118,6 +118,7 @@ func (d *deps) runSync(ctx context.Context, sc *executor.StepContext, s *Syncer)
 		res, err = s.Run(ctx)
 		return err
 	})
+	reportUnencrypted(sc, res.UnencryptedDestination, s.DstBucket)
 	if rerr := recordResult(sc, res); err == nil {
 		err = rerr
 	}
@@ -129,6 +130,15 @@ func (d *deps) runSync(ctx context.Context, sc *executor.StepContext, s *Syncer)
 		sc.Report(executor.Progress{Line: fmt.Sprintf("kept s3://%s/%s: it changed after the copy was verified, so it was neither overwritten nor deleted", s.DstBucket, k)})
 	}
 	return res, err
+}
+
+// reportUnencrypted says, when a copy found that its destination's server
+// keeps no server-side encryption, that its objects were copied without
+// reading theirs.
+func reportUnencrypted(sc *executor.StepContext, unencrypted bool, bucket string) {
+	if unencrypted {
+		sc.Report(executor.Progress{Line: fmt.Sprintf("s3://%s keeps no server-side encryption (its server answered a request for SSE-S3 without any): objects were copied without reading their encryption, which it could not keep", bucket)})
+	}
 }
 
 // shownKept is how many kept objects a copy names in its output.

@@ -32,6 +32,15 @@
 // skipped object. A KMS key belongs to a region: a copy into another
 // region names the key Syncer.MapKMSKey gives for the source's.
 //
+// That HEAD is saved where it can change nothing: before copying into a
+// bucket of the run (AbortStaleUploads), the engine starts a multipart
+// upload there that asks for SSE-S3 and aborts it at once. S3 names the
+// encryption in its answer; a server that answers without one keeps no
+// encryption (some S3-compatible servers), so no copy into it could keep
+// its source's, and the copies go without the HEADs
+// (Result.UnencryptedDestination). A refused probe keeps the HEADs. Into a
+// bucket users own, nothing is probed and every copy HEADs.
+//
 // Identity: two objects are the same when their sizes are equal and their
 // ETags are equal and of the same layout (both plain, or both multipart with
 // the same part count). When the layouts differ, a listing cannot decide;

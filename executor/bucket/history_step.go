@@ -36,6 +36,7 @@ func RunHistoryStep(ctx context.Context, sc *executor.StepContext, s *HistorySyn
 		res, err = s.Run(ctx)
 		return err
 	})
+	reportUnencrypted(sc, res.UnencryptedDestination, s.DstBucket)
 	if rerr := recordCounts(sc, map[string]int64{
 		"copied": res.Copied, "copied_bytes": res.CopiedBytes, "markers": res.Markers, "skipped": res.Skipped,
 		"rewritten": res.Rewritten, "deleted": res.Deleted, "vanished": res.Vanished,
@@ -59,6 +60,7 @@ func RunAsOfStep(ctx context.Context, sc *executor.StepContext, s *AsOfSyncer, e
 		res, err = s.Run(ctx)
 		return err
 	})
+	reportUnencrypted(sc, res.UnencryptedDestination, s.DstBucket)
 	if rerr := recordCounts(sc, map[string]int64{
 		"copied": res.Copied, "copied_bytes": res.CopiedBytes, "skipped": res.Skipped,
 		"deleted": res.Deleted, "vanished": res.Vanished,

@@ -32,6 +32,9 @@ type versionedStub struct {
 	tick time.Duration
 	// pageSize of listings (default 1000).
 	pageSize int
+	// keepsSSE: the server keeps server-side encryption, and a multipart
+	// upload's start names the encryption asked for (S3 names one always).
+	keepsSSE bool
 	// fault, when set, is asked before every call.
 	fault func(op, key string) error
 }
@@ -372,7 +375,11 @@ func (s *versionedStub) CreateMultipartUpload(ctx context.Context, in *s3.Create
 		}
 	}
 	s.uploads[id] = &stubUpload{bucket: aws.ToString(in.Bucket), key: aws.ToString(in.Key), parts: map[int32][]byte{}, meta: in.Metadata, ctype: aws.ToString(in.ContentType), tags: tags}
-	return &s3.CreateMultipartUploadOutput{UploadId: aws.String(id)}, nil
+	out := &s3.CreateMultipartUploadOutput{UploadId: aws.String(id)}
+	if s.keepsSSE {
+		out.ServerSideEncryption = in.ServerSideEncryption
+	}
+	return out, nil
 }
 
 func (s *versionedStub) UploadPartCopy(ctx context.Context, in *s3.UploadPartCopyInput, _ ...func(*s3.Options)) (*s3.UploadPartCopyOutput, error) {

@@ -94,6 +94,8 @@ type HistoryResult struct {
 	// Throttled is how many times the write concurrency was halved.
 	Throttled int64
 	Elapsed   time.Duration
+	// UnencryptedDestination: as Result's.
+	UnencryptedDestination bool
 }
 
 type historyCounts struct {
@@ -178,6 +180,7 @@ func (s *HistorySyncer) Run(ctx context.Context) (HistoryResult, error) {
 		Skipped: s.n.skipped.Load(), SkippedBytes: s.n.skippedBytes.Load(),
 		Rewritten: s.n.rewritten.Load(), Deleted: s.n.deleted.Load(), Vanished: s.n.vanished.Load(),
 		Throttled: s.lim.cuts.Load(), Elapsed: time.Since(start),
+		UnencryptedDestination: !s.IgnoreSourceEncryption && !s.copier.keepEncryption,
 	}
 	if err != nil {
 		return res, explainArchived(fmt.Errorf("copy the history of s3://%s to s3://%s: %w", s.SrcBucket, s.DstBucket, err))
@@ -194,9 +197,11 @@ func (s *HistorySyncer) run(ctx context.Context) error {
 		return fmt.Errorf("s3://%s does not have versioning enabled: a history copied into it would keep only each key's last entry", s.DstBucket)
 	}
 	if s.AbortStaleUploads {
-		if _, err := abortUploads(ctx, s.Dst, s.DstBucket, ""); err != nil {
+		keeps, err := prepareOwn(ctx, s.Dst, s.DstBucket, s.observe)
+		if err != nil {
 			return err
 		}
+		s.copier.keepEncryption = s.copier.keepEncryption && keeps
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	srcPages := make(chan []History, pageBuffer)

@@ -30,6 +30,9 @@ type stubS3 struct {
 	uploads map[string]*stubUpload
 	nextID  int
 	calls   map[string]int
+	// keepsSSE: the server keeps server-side encryption, and a multipart
+	// upload's start names the encryption asked for (S3 names one always).
+	keepsSSE bool
 	// fault, when set, is asked before every call; a non-nil error fails it.
 	fault func(op, key string) error
 	// pageSize of listings (default 1000).
@@ -295,7 +298,11 @@ func (s *stubS3) CreateMultipartUpload(ctx context.Context, in *s3.CreateMultipa
 		}
 	}
 	s.uploads[id] = &stubUpload{bucket: aws.ToString(in.Bucket), key: aws.ToString(in.Key), parts: map[int32][]byte{}, meta: in.Metadata, ctype: aws.ToString(in.ContentType), tags: tags}
-	return &s3.CreateMultipartUploadOutput{UploadId: aws.String(id)}, nil
+	out := &s3.CreateMultipartUploadOutput{UploadId: aws.String(id)}
+	if s.keepsSSE {
+		out.ServerSideEncryption = in.ServerSideEncryption
+	}
+	return out, nil
 }
 
 func (s *stubS3) UploadPartCopy(ctx context.Context, in *s3.UploadPartCopyInput, _ ...func(*s3.Options)) (*s3.UploadPartCopyOutput, error) {

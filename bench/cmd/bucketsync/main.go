@@ -84,12 +84,18 @@ func run(src, dst, level string, conc int, requests bool) error {
 		}
 		return nil
 	}
-	s := &bucket.Syncer{Src: c, Dst: c, SrcBucket: src, DstBucket: dst, Delete: true, Concurrency: conc}
+	// As the product copies into a bucket of its run: it deletes what the
+	// source lacks, aborts stale uploads and asks whether the destination
+	// keeps server-side encryption.
+	s := &bucket.Syncer{Src: c, Dst: c, SrcBucket: src, DstBucket: dst, Delete: true, AbortStaleUploads: true, Concurrency: conc}
 	res, err := s.Run(ctx)
 	if err != nil {
 		return err
 	}
 	fmt.Printf("scanned %d, copied %d (%d bytes), skipped %d, deleted %d in %s\n",
 		res.Scanned, res.Copied, res.CopiedBytes, res.Skipped, res.Deleted, res.Elapsed.Round(time.Millisecond))
+	if res.UnencryptedDestination {
+		fmt.Println("the destination keeps no server-side encryption: no object's was read")
+	}
 	return nil
 }
