@@ -95,10 +95,16 @@ install_tools() {
 
 # ---- the server ----------------------------------------------------------------
 
+# free_port prints a loopback port nothing listens on, below the kernel's
+# ephemeral range: a port in that range may be taken by any outgoing
+# connection (the tools' own) between this check and the server's bind, and
+# the server then fails to start ("Address already in use").
 free_port() {
-	local p
+	local p lo=32768 hi
+	read -r lo hi </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+	[ "$lo" -gt 11000 ] || lo=32768
 	for _ in $(seq 200); do
-		p=$((20000 + RANDOM % 40000))
+		p=$((10000 + RANDOM % (lo - 10000)))
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
 			echo "$p"
 			return

@@ -15,14 +15,15 @@ go build -o bin/envmig ./cmd/envmig
 go build -o bin/demo-seed ./scripts/demo-seed
 export PATH="$root/bin:$PATH"
 
-port="$("$ENVMIG_PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 work="$(mktemp -d "${TMPDIR:-/tmp}/envmig-demo.XXXXXX")"
 log="$work/moto.log"
-echo "==> starting the AWS emulator (moto) on 127.0.0.1:$port"
+echo "==> starting the AWS emulator (moto)"
+# moto binds a port the kernel picks (-p 0) and names it in its log: a port
+# picked beforehand could be taken by another connection before moto binds it.
 if command -v setsid >/dev/null; then
-  setsid "$ENVMIG_PYTHON" -m moto.server -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
+  setsid "$ENVMIG_PYTHON" -m moto.server -H 127.0.0.1 -p 0 >"$log" 2>&1 &
 else
-  "$ENVMIG_PYTHON" -m moto.server -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
+  "$ENVMIG_PYTHON" -m moto.server -H 127.0.0.1 -p 0 >"$log" 2>&1 &
 fi
 moto_pid=$!
 stop() {
@@ -33,6 +34,15 @@ stop() {
 trap stop EXIT
 trap 'echo; echo "interrupted"; exit 130' INT TERM
 
+port=""
+for _ in $(seq 1 300); do
+  port="$(sed -n 's|.*Running on http://127\.0\.0\.1:\([0-9][0-9]*\).*|\1|p' "$log" | head -1)"
+  [ -n "$port" ] && break
+  if ! kill -0 "$moto_pid" 2>/dev/null; then echo "moto exited:"; cat "$log"; exit 1; fi
+  sleep 0.2
+done
+if [ -z "$port" ]; then echo "moto did not say where it listens within 60 s:"; cat "$log"; exit 1; fi
+echo "==> moto listens on 127.0.0.1:$port"
 ready=""
 for _ in $(seq 1 300); do
   if "$ENVMIG_PYTHON" -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/moto-api/data.json', timeout=1)" 2>/dev/null; then ready=1; break; fi

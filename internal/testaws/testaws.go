@@ -7,7 +7,7 @@
 //
 // Main uses the endpoint in ENVMIG_TEST_AWS_ENDPOINT when it is set;
 // otherwise it starts moto's server (`python3 -m moto.server`, with the
-// fidelity fix of motoServer) on a free loopback port (the
+// fidelity fix of motoServer) on a loopback port the kernel picks (the
 // interpreter can be chosen with ENVMIG_PYTHON; a .venv at the module root is
 // preferred when present), waits for it, runs the tests, and stops it by PID.
 // It sets AWS_ENDPOINT_URL, static test credentials and AWS_REGION for the
@@ -24,11 +24,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -127,12 +127,11 @@ func start() (stop func(), err error) {
 		setEnv(ep)
 		return nil, waitReady(endpoint, 10*time.Second)
 	}
-	port, err := freePort()
-	if err != nil {
-		return nil, err
-	}
+	// moto binds a port the kernel picks (-p 0) and names it in its log: a
+	// port picked beforehand could be taken, between the pick and moto's
+	// bind, by any connection of the tests running beside this process.
 	py := python()
-	cmd := exec.Command(py, "-c", motoServer, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
+	cmd := exec.Command(py, "-c", motoServer, "-H", "127.0.0.1", "-p", "0")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	logf, _ := os.CreateTemp("", "envmig-moto-*.log")
 	if logf != nil {
@@ -156,9 +155,19 @@ func start() (stop func(), err error) {
 			os.Remove(logf.Name())
 		}
 	}
-	ep := fmt.Sprintf("http://127.0.0.1:%d", port)
+	if logf == nil {
+		stop()
+		return nil, errors.New("start moto: no log file to read its port from")
+	}
+	var ep string
 	ready := make(chan error, 1)
-	go func() { ready <- waitReady(ep, 60*time.Second) }()
+	go func() {
+		var err error
+		if ep, err = waitListening(logf.Name(), 60*time.Second); err == nil {
+			err = waitReady(ep, 60*time.Second)
+		}
+		ready <- err
+	}()
 	select {
 	case err := <-ready:
 		if err != nil {
@@ -199,13 +208,22 @@ func waitReady(ep string, timeout time.Duration) error {
 	}
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
+// listening is the line of moto's log (werkzeug's) naming its address.
+var listening = regexp.MustCompile(`Running on (http://127\.0\.0\.1:[0-9]+)`)
+
+// waitListening reads moto's log until it names the address it listens on.
+func waitListening(log string, timeout time.Duration) (string, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		b, _ := os.ReadFile(log)
+		if m := listening.FindSubmatch(b); m != nil {
+			return string(m[1]), nil
+		}
+		if time.Now().After(deadline) {
+			return "", fmt.Errorf("moto did not say where it listens within %s: %s", timeout, lastLines(string(b), 5))
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // motoServer runs moto's server with one fidelity fix: S3 deletes a
