@@ -4,8 +4,11 @@
 // merge-joined, nothing to copy) can be measured without first writing a
 // million objects into a server. It answers ListObjectsV2 (prefix,
 // delimiter, start-after, continuation tokens, max-keys up to 1,000, as S3)
-// and HeadBucket; anything else is answered 501 and logged, so a client
-// that needs more than listings fails loudly. It is not part of the product.
+// and HeadBucket, and what a copy into a bucket of its run asks first:
+// its unfinished uploads (none), and a multipart upload started and aborted
+// (answered as by a server that keeps no encryption). Anything else is
+// answered 501 and logged, so a client that needs more than listings fails
+// loudly. It is not part of the product.
 //
 // Keys are obj/PP/NNNNNNN: n objects over the given number of prefixes,
 // in key order by index, all of the same size and ETag.
@@ -67,9 +70,37 @@ func (k keyspace) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 	case r.Method == http.MethodGet && q.Get("list-type") == "2" && !strings.Contains(bucket, "/"):
 		k.list(w, bucket, q)
+	case r.Method == http.MethodGet && q.Has("uploads") && !strings.Contains(bucket, "/"):
+		writeXML(w, uploadsResult{Bucket: bucket})
+	case r.Method == http.MethodPost && q.Has("uploads") && strings.Contains(bucket, "/"):
+		b, key, _ := strings.Cut(bucket, "/")
+		writeXML(w, initiateResult{Bucket: b, Key: key, UploadID: "fakelist-upload"})
+	case r.Method == http.MethodDelete && q.Get("uploadId") != "":
+		w.WriteHeader(http.StatusNoContent)
 	default:
 		log.Printf("not implemented: %s %s", r.Method, r.URL)
 		http.Error(w, "not implemented", http.StatusNotImplemented)
+	}
+}
+
+type uploadsResult struct {
+	XMLName     xml.Name `xml:"http://s3.amazonaws.com/doc/2006-03-01/ ListMultipartUploadsResult"`
+	Bucket      string   `xml:"Bucket"`
+	IsTruncated bool     `xml:"IsTruncated"`
+}
+
+type initiateResult struct {
+	XMLName  xml.Name `xml:"http://s3.amazonaws.com/doc/2006-03-01/ InitiateMultipartUploadResult"`
+	Bucket   string   `xml:"Bucket"`
+	Key      string   `xml:"Key"`
+	UploadID string   `xml:"UploadId"`
+}
+
+func writeXML(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/xml")
+	fmt.Fprint(w, xml.Header)
+	if err := xml.NewEncoder(w).Encode(v); err != nil {
+		log.Printf("answer: %v", err)
 	}
 }
 
@@ -148,9 +179,5 @@ func (k keyspace) list(w http.ResponseWriter, bucket string, q map[string][]stri
 		res.IsTruncated = true
 		res.NextContinuationToken = strconv.Itoa(i)
 	}
-	w.Header().Set("Content-Type", "application/xml")
-	fmt.Fprint(w, xml.Header)
-	if err := xml.NewEncoder(w).Encode(res); err != nil {
-		log.Printf("list %s: %v", bucket, err)
-	}
+	writeXML(w, res)
 }
