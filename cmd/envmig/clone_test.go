@@ -444,3 +444,44 @@ func TestCloneKilledAtItsSnapshotsDeleteRollsBackAndResumes(t *testing.T) {
 		}
 	}
 }
+
+// TestAMigrationWaitsForAClone: a clone reads its environment, so while
+// one runs no migration of that environment may start (an apply refused
+// it before, and renamed the database under the clone's snapshot), and a
+// second clone of it waits its turn: both exit 3 naming the clone that
+// holds the environment, having changed nothing. The clone then finishes.
+func TestAMigrationWaitsForAClone(t *testing.T) {
+	cl := clitest.SeedShop(t)
+	c := newCLI(t, clitest.ShopSpec("rename-swap"))
+	c.Must(2, "plan", "-detailed-exitcode", "-out", "plan.json")
+	p := c.Start("clone", "production", "-to", "busy", "-auto-approve")
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if _, err := cl.S3.HeadBucket(context.Background(), &s3.HeadBucketInput{Bucket: aws.String(demo.UploadsBucket + "-busy")}); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the clone never created its first bucket:\n%s", p.Wait())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	c.Calls()
+	for _, args := range [][]string{
+		{"apply", "plan.json", "-auto-approve"},
+		{"clone", "production", "-to", "other", "-auto-approve"},
+	} {
+		r := c.Run(args...)
+		if r.Code != exitLocked || !strings.Contains(r.Stderr, `"production" is locked by clone`) {
+			t.Fatalf("%v while a clone runs: want exit %d naming the clone:\n%s", args, exitLocked, r)
+		}
+	}
+	if m := clitest.Mutating(c.Calls()); len(m) != 0 {
+		t.Fatalf("the refused commands made mutating calls: %v", m)
+	}
+	if r := p.Wait(); r.Code != 0 {
+		t.Fatalf("the clone did not finish:\n%s", r)
+	}
+	if st := c.Must(0, "status"); strings.Contains(st.Stdout, "unfinished") {
+		t.Fatalf("a refused apply left a run behind:\n%s", st)
+	}
+}

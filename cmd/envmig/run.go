@@ -24,7 +24,9 @@ type session struct {
 	name  string
 	store statefile.Journal
 	lock  *statefile.Lock
-	state *statefile.State // nil when the journal is empty
+	// envLock is the environment's lock, held beside a clone journal's.
+	envLock *statefile.Lock
+	state   *statefile.State // nil when the journal is empty
 }
 
 // openSession locks journal name for operation and loads it. check decides
@@ -34,10 +36,30 @@ type session struct {
 // after waiting); otherwise check runs before the lock is taken, so that a
 // refusal changes nothing, not even the state directory, and again under
 // the lock.
-func (g *globals) openSession(ctx context.Context, vars varFlags, name, operation, run string, timeout time.Duration, check func(*statefile.State) error) (*session, error) {
+//
+// A clone journal's run (making, destroying, resuming or rolling back a
+// clone) also holds its environment's lock, taken first: a clone reads the
+// environment, so no migration of it may run meanwhile, nor start, and two
+// runs of one environment's clones take turns.
+func (g *globals) openSession(ctx context.Context, vars varFlags, name, operation, run string, timeout time.Duration, check func(*statefile.State) error) (s *session, err error) {
 	j, err := g.journal(ctx, vars, name)
 	if err != nil {
 		return nil, err
+	}
+	var envLock *statefile.Lock
+	if env := statefile.EnvironmentOf(name); env != name {
+		ej, err := g.journal(ctx, vars, env)
+		if err != nil {
+			return nil, err
+		}
+		if envLock, err = g.lock(ctx, ej, operation, run, timeout); err != nil {
+			return nil, err
+		}
+		defer func() {
+			if err != nil {
+				g.unlock(envLock)
+			}
+		}()
 	}
 	if _, held, err := j.LockInfo(); err != nil {
 		return nil, err
@@ -50,20 +72,16 @@ func (g *globals) openSession(ctx context.Context, vars varFlags, name, operatio
 			return nil, namedJournal(err, name)
 		}
 	}
-	lock, err := j.Lock(ctx, statefile.CurrentHolder(operation, run), timeout)
+	lock, err := g.lock(ctx, j, operation, run, timeout)
 	if err != nil {
 		return nil, err
 	}
-	if prev := lock.TookOver(); prev != nil {
-		fmt.Fprintf(g.stderr, "Took over the lock of %s (pid %d on %s, since %s): that process is no longer running or its lease ended.\n",
-			prev.Operation, prev.PID, prev.Host, prev.Since.Format(time.RFC3339))
-	}
-	s := &session{g: g, name: name, store: j, lock: lock}
+	s = &session{g: g, name: name, store: j, lock: lock, envLock: envLock}
 	if s.state, err = loadJournal(j); err == nil {
 		err = check(s.state)
 	}
 	if err != nil {
-		s.close()
+		g.unlock(lock) // and the environment's, deferred above
 		return nil, namedJournal(err, name)
 	}
 	return s, nil
@@ -105,10 +123,30 @@ func nameJournal(text, journal string) string {
 }
 
 func (s *session) close() {
-	if s.lock != nil {
-		if err := s.lock.Unlock(); err != nil {
-			fmt.Fprintf(s.g.stderr, "warning: release the state lock: %v\n", err)
-		}
+	s.g.unlock(s.lock)
+	s.g.unlock(s.envLock)
+}
+
+// lock takes journal j's lock for operation, saying so when it takes over
+// the lock of a process that is gone.
+func (g *globals) lock(ctx context.Context, j statefile.Journal, operation, run string, timeout time.Duration) (*statefile.Lock, error) {
+	lock, err := j.Lock(ctx, statefile.CurrentHolder(operation, run), timeout)
+	if err != nil {
+		return nil, err
+	}
+	if prev := lock.TookOver(); prev != nil {
+		fmt.Fprintf(g.stderr, "Took over the lock of %s (pid %d on %s, since %s): that process is no longer running or its lease ended.\n",
+			prev.Operation, prev.PID, prev.Host, prev.Since.Format(time.RFC3339))
+	}
+	return lock, nil
+}
+
+func (g *globals) unlock(l *statefile.Lock) {
+	if l == nil {
+		return
+	}
+	if err := l.Unlock(); err != nil {
+		fmt.Fprintf(g.stderr, "warning: release the state lock: %v\n", err)
 	}
 }
 
