@@ -4,6 +4,7 @@
 # is installed; elsewhere it is installed with pip into .venv at the root.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+moto_version=5.2.1
 has_moto() { "$1" -c 'import moto.server, flask' >/dev/null 2>&1; }
 if [ -n "${ENVMIG_PYTHON:-}" ] && has_moto "$ENVMIG_PYTHON"; then
   :
@@ -13,10 +14,11 @@ elif command -v python3 >/dev/null && has_moto python3; then
   ENVMIG_PYTHON="$(command -v python3)"
 else
   command -v python3 >/dev/null || { echo "python3 is needed to run the local AWS emulator (moto)" >&2; exit 1; }
-  echo "moto is not installed: installing moto[server] into $root/.venv" >&2
+  # The version the suites are written against (its quirks are DESIGN.md's).
+  echo "moto is not installed: installing moto[server] $moto_version into $root/.venv" >&2
   python3 -m venv "$root/.venv"
   "$root/.venv/bin/python" -m pip install --quiet --upgrade pip >&2
-  "$root/.venv/bin/python" -m pip install --quiet 'moto[server]' >&2
+  "$root/.venv/bin/python" -m pip install --quiet "moto[server]==$moto_version" >&2
   ENVMIG_PYTHON="$root/.venv/bin/python"
 fi
 export ENVMIG_PYTHON
