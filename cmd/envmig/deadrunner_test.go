@@ -729,3 +729,69 @@ func TestDeadRunnerAfterThePointOfNoReturnKeepsTheOnlyCopy(t *testing.T) {
 	}
 	c.Calls()
 }
+
+// A clone's runner dies with the journal in S3, holding its environment's
+// lock and its own journal's. While its lease lives, a migration of the
+// environment is refused, naming the dead clone; once it has expired the
+// clone's journal is resumed from another directory, which takes both
+// locks over by itself, finishes the clone and leaves no lock behind.
+func TestDeadCloneRunnerIsTakenOverAfterItsLease(t *testing.T) {
+	cl := clitest.SeedShop(t)
+	clitest.CreateStateBucket(t, cl)
+	endpoint := clitest.AtomicS3(t)
+	spec := clitest.WithS3State(clitest.ShopSpec("rename-swap"))
+	a, b := newCLI(t, spec), newCLI(t, spec)
+
+	const lease = 10 * time.Second
+	a.Bin = clitest.Bins.Crash
+	a.Env = []string{"AWS_ENDPOINT_URL=" + endpoint, "CI_JOB_URL=https://ci.example/jobs/a",
+		executor.CrashEnv + "=apply:db.delete-snapshot.main:accepted", stateLeaseEnv + "=" + lease.String()}
+	pa := a.Start("clone", "production", "-to", "dead", "-auto-approve")
+	ra := pa.Wait()
+	killed := time.Now()
+	if !ra.Killed {
+		t.Fatalf("the clone was not killed:\n%s", ra)
+	}
+	m := regexp.MustCompile(`\(run ([0-9a-f]+), journal`).FindStringSubmatch(ra.Stdout)
+	if m == nil {
+		t.Fatalf("the clone did not name its run:\n%s", ra)
+	}
+
+	b.Env = []string{"AWS_ENDPOINT_URL=" + endpoint, "CI_JOB_URL=https://ci.example/jobs/b"}
+	b.Must(exitChanges, "plan", "-detailed-exitcode", "-out", "plan.json")
+	b.Calls()
+	refused := b.Must(exitLocked, "apply", "-auto-approve", "plan.json")
+	if time.Since(killed) >= lease {
+		t.Fatalf("the refusal came %s after the kill, past the lease", time.Since(killed))
+	}
+	if !holderRE("clone", pa.Pid(), m[1]).MatchString(refused.Stderr) {
+		t.Fatalf("the refused apply does not name the dead clone (pid %d):\n%s", pa.Pid(), refused)
+	}
+	if mut := clitest.Mutating(b.Calls()); slices.ContainsFunc(mut, func(s string) bool { return !strings.HasPrefix(s, "S3 PutObject") }) {
+		t.Fatalf("the refused apply made mutating calls: %v", mut)
+	}
+
+	r := b.Must(0, "resume", "-environment", "production.clone-dead", "-auto-approve", "-lock-timeout", "1m")
+	if since := time.Since(killed); since < lease {
+		t.Fatalf("the locks were taken over %s after the kill, before the lease of %s ended", since, lease)
+	}
+	if n := strings.Count(r.Stderr, fmt.Sprintf("Took over the lock of clone (pid %d on ", pa.Pid())); n != 2 {
+		t.Fatalf("resume took over %d of the dead clone's locks, want its environment's and its journal's:\n%s", n, r)
+	}
+	if !strings.Contains(r.Stdout, "Clone complete!") {
+		t.Fatalf("the clone was not finished:\n%s", r)
+	}
+	if _, ok := environment(t, cl).Databases[demo.Database+"-dead"]; !ok {
+		t.Fatal("the resumed clone has no database")
+	}
+	for _, env := range []string{"production", "production.clone-dead"} {
+		if _, err := cl.S3.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String(stateBucket), Key: aws.String(clitest.LockKey(env))}); err == nil {
+			t.Errorf("the lock of %s is left behind", env)
+		}
+	}
+	// The environment is free again: the migration planned during the
+	// clone is applied, or refused as stale, but no longer as locked.
+	if r := b.Run("apply", "-auto-approve", "plan.json"); r.Code == exitLocked {
+		t.Fatalf("the environment is still locked after the clone finished:\n%s", r)
+	}
+}
