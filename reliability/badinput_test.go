@@ -267,8 +267,12 @@ func badCases(f *fixtures) map[string]badCase {
 			f.journal(t, c, nil)
 			os.Chmod(filepath.Join(c.Dir, ".envmig"), 0o777)
 		}, args: []string{"resume", "-auto-approve"}, code: 1, want: "writable"},
-		"resume with no journal":   {args: []string{"resume", "-auto-approve"}, code: 1, want: "nothing to resume"},
-		"cleanup with no journal":  {args: []string{"cleanup", "-auto-approve"}, code: 1, want: "nothing to clean up"},
+		"resume with no journal":  {args: []string{"resume", "-auto-approve"}, code: 1, want: "nothing to resume"},
+		"cleanup with no journal": {args: []string{"cleanup", "-auto-approve"}, code: 1, want: "nothing to clean up"},
+		// A clone journal's run also locks its environment: a refusal
+		// must come before either lock is taken.
+		"resume of no clone":       {args: []string{"resume", "-environment", "production.clone-nope", "-auto-approve"}, code: 1, want: "nothing to resume"},
+		"rollback of no clone":     {args: []string{"rollback", "-environment", "production.clone-nope", "-auto-approve"}, code: 1, want: "production.clone-nope"},
 		"force-unlock wrong ID":    {setup: journal(nil), args: []string{"force-unlock", "0000"}, code: 1, want: `"production" is not locked: nothing to unlock`},
 		"clone with a bad name":    {args: []string{"clone", "production", "-to", "Bad_Name", "-auto-approve"}, code: 1, want: "clone name"},
 		"clone of no environment":  {args: []string{"clone", "staging", "-to", "exp1", "-auto-approve"}, code: 1, want: `no environment "staging"`},

@@ -38,13 +38,25 @@ type session struct {
 // the lock.
 //
 // A clone journal's run (making, destroying, resuming or rolling back a
-// clone) also holds its environment's lock, taken first: a clone reads the
-// environment, so no migration of it may run meanwhile, nor start, and two
-// runs of one environment's clones take turns.
+// clone) also holds its environment's lock, taken before its own (after
+// that first check): a clone reads the environment, so no migration of it
+// may run meanwhile, nor start, and runs of one environment's clones take
+// turns.
 func (g *globals) openSession(ctx context.Context, vars varFlags, name, operation, run string, timeout time.Duration, check func(*statefile.State) error) (s *session, err error) {
 	j, err := g.journal(ctx, vars, name)
 	if err != nil {
 		return nil, err
+	}
+	if _, held, err := j.LockInfo(); err != nil {
+		return nil, err
+	} else if !held {
+		st, err := loadJournal(j)
+		if err == nil {
+			err = check(st)
+		}
+		if err != nil {
+			return nil, namedJournal(err, name)
+		}
 	}
 	var envLock *statefile.Lock
 	if env := statefile.EnvironmentOf(name); env != name {
@@ -60,17 +72,6 @@ func (g *globals) openSession(ctx context.Context, vars varFlags, name, operatio
 				g.unlock(envLock)
 			}
 		}()
-	}
-	if _, held, err := j.LockInfo(); err != nil {
-		return nil, err
-	} else if !held {
-		st, err := loadJournal(j)
-		if err == nil {
-			err = check(st)
-		}
-		if err != nil {
-			return nil, namedJournal(err, name)
-		}
 	}
 	lock, err := g.lock(ctx, j, operation, run, timeout)
 	if err != nil {
