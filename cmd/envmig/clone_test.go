@@ -357,16 +357,7 @@ func TestCtrlCDuringACloneNamesItsJournal(t *testing.T) {
 	before := clitest.Observe(t, cl)
 	c := newCLI(t, clitest.ShopSpec("rename-swap"))
 	p := c.Start("clone", "production", "-to", "ctrlc", "-auto-approve")
-	deadline := time.Now().Add(time.Minute)
-	for {
-		if _, err := cl.S3.HeadBucket(context.Background(), &s3.HeadBucketInput{Bucket: aws.String(demo.UploadsBucket + "-ctrlc")}); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the clone never created its first bucket:\n%s", p.Wait())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitForBucket(t, cl, p, demo.UploadsBucket+"-ctrlc")
 	if err := syscall.Kill(p.Pid(), syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
@@ -446,25 +437,17 @@ func TestCloneKilledAtItsSnapshotsDeleteRollsBackAndResumes(t *testing.T) {
 }
 
 // TestAMigrationWaitsForAClone: a clone reads its environment, so while
-// one runs no migration of that environment may start (an apply refused
-// it before, and renamed the database under the clone's snapshot), and a
-// second clone of it waits its turn: both exit 3 naming the clone that
-// holds the environment, having changed nothing. The clone then finishes.
+// one runs no migration of that environment may start (an apply started
+// beside it before, and renamed the database under the clone's snapshot),
+// nor a second clone of it: both exit 3 naming the clone that holds the
+// environment (with -lock-timeout they would wait), having changed
+// nothing. The clone then finishes.
 func TestAMigrationWaitsForAClone(t *testing.T) {
 	cl := clitest.SeedShop(t)
 	c := newCLI(t, clitest.ShopSpec("rename-swap"))
 	c.Must(2, "plan", "-detailed-exitcode", "-out", "plan.json")
 	p := c.Start("clone", "production", "-to", "busy", "-auto-approve")
-	deadline := time.Now().Add(time.Minute)
-	for {
-		if _, err := cl.S3.HeadBucket(context.Background(), &s3.HeadBucketInput{Bucket: aws.String(demo.UploadsBucket + "-busy")}); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the clone never created its first bucket:\n%s", p.Wait())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitForBucket(t, cl, p, demo.UploadsBucket+"-busy")
 	c.Calls()
 	for _, args := range [][]string{
 		{"apply", "plan.json", "-auto-approve"},
@@ -483,5 +466,21 @@ func TestAMigrationWaitsForAClone(t *testing.T) {
 	}
 	if st := c.Must(0, "status"); strings.Contains(st.Stdout, "unfinished") {
 		t.Fatalf("a refused apply left a run behind:\n%s", st)
+	}
+}
+
+// waitForBucket waits until the running process p (a clone) has created
+// bucket.
+func waitForBucket(t *testing.T, cl *awsclient.Clients, p *clitest.Process, bucket string) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if _, err := cl.S3.HeadBucket(context.Background(), &s3.HeadBucketInput{Bucket: aws.String(bucket)}); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("s3://%s was never created:\n%s", bucket, p.Wait())
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

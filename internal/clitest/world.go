@@ -23,6 +23,7 @@ import (
 	"github.com/envmig/envmig/internal/awsclient"
 	"github.com/envmig/envmig/internal/demo"
 	"github.com/envmig/envmig/internal/testaws"
+	"github.com/envmig/envmig/planner/live"
 )
 
 // CanaryPassword is the seeded database's master password: it must never
@@ -142,7 +143,7 @@ func BucketObjects(t testing.TB, cl *awsclient.Clients, bucket string) []string 
 				t.Fatal(err)
 			}
 			tags, err := cl.S3.GetObjectTagging(ctx, &s3.GetObjectTaggingInput{Bucket: aws.String(bucket), Key: o.Key})
-			if archived := o.StorageClass == s3types.ObjectStorageClassGlacier || o.StorageClass == s3types.ObjectStorageClassDeepArchive; archived && err != nil {
+			if live.Archived(string(o.StorageClass)) && err != nil {
 				// The emulator refuses to read an archived object's tags
 				// (InvalidObjectState); its storage class stands in.
 				tags, err = &s3.GetObjectTaggingOutput{TagSet: []s3types.Tag{{Key: aws.String("(storage class)"), Value: aws.String(string(o.StorageClass))}}}, nil

@@ -120,7 +120,7 @@ func (c *historyCounter) add(page *s3.ListObjectVersionsOutput) {
 		} else {
 			c.n.Noncurrent++
 			c.n.NoncurrentBytes += aws.ToInt64(v.Size)
-			if sc := string(v.StorageClass); sc == "GLACIER" || sc == "DEEP_ARCHIVE" {
+			if Archived(string(v.StorageClass)) {
 				c.n.ArchivedNoncurrent++
 			}
 		}

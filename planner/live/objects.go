@@ -119,7 +119,7 @@ func (c *counter) add(objs []s3types.Object) {
 				c.modifiedKeys = append(c.modifiedKeys, aws.ToString(obj.Key))
 			}
 		}
-		if obj.StorageClass == s3types.ObjectStorageClassGlacier || obj.StorageClass == s3types.ObjectStorageClassDeepArchive {
+		if Archived(string(obj.StorageClass)) {
 			c.archived++
 			if len(c.archivedKeys) < 5 {
 				c.archivedKeys = append(c.archivedKeys, aws.ToString(obj.Key))
@@ -180,3 +180,7 @@ func (l limitedLister) ListObjectVersions(ctx context.Context, in *s3.ListObject
 	defer func() { <-l.slots }()
 	return l.api.ListObjectVersions(ctx, in, opts...)
 }
+
+// Archived reports whether an object or version in storage class is
+// archived: S3 copies it only while a restored copy of it is available.
+func Archived(class string) bool { return class == "GLACIER" || class == "DEEP_ARCHIVE" }
