@@ -247,9 +247,9 @@ func (g *globals) finish(s *session, err error) error {
 	case statefile.RunApplied:
 		done := "Apply complete!"
 		switch st.Operation {
-		case "clone":
+		case opClone:
 			done = "Clone complete!"
-		case "clone -destroy":
+		case opCloneDestroy:
 			done = "Destroy complete!"
 		}
 		fmt.Fprintf(g.stdout, "%s Run %s of %q is applied.\n", g.style().Green(done), st.Lineage, st.Environment)

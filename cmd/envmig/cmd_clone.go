@@ -87,6 +87,13 @@ func cloneCommand(g *globals) *cli.Command {
 	}
 }
 
+// The operations a clone journal's runs record: making a clone, and
+// destroying one.
+const (
+	opClone        = "clone"
+	opCloneDestroy = "clone -destroy"
+)
+
 // cloneOp is one of the operations on a clone that run as a journaled
 // run of their own under the clone's journal: making it, and destroying it.
 type cloneOp struct {
@@ -102,7 +109,7 @@ type cloneOp struct {
 
 func runClone(ctx context.Context, g *globals, o cloneOptions) error {
 	return runCloneOp(ctx, g, o, cloneOp{
-		name: o.to, operation: "clone", plan: planner.Clone,
+		name: o.to, operation: opClone, plan: planner.Clone,
 		unfinished: func(env, journal string) string {
 			return fmt.Sprintf("the clone %q of %q is unfinished: run `envmig resume -environment %s` to finish it, or `envmig rollback -environment %s` to remove it", o.to, env, journal, journal)
 		},
@@ -128,7 +135,7 @@ func runCloneOp(ctx context.Context, g *globals, o cloneOptions, op cloneOp) err
 	if err != nil {
 		return err
 	}
-	if op.operation == "clone" {
+	if op.operation == opClone {
 		if err := planner.CheckCloneName(env, op.name); err != nil {
 			return usageError{err}
 		}
@@ -143,7 +150,7 @@ func runCloneOp(ctx context.Context, g *globals, o cloneOptions, op cloneOp) err
 	}
 	// A clone copies the environment as it is: half-migrated, it would be
 	// a copy of neither version.
-	if op.operation == "clone" {
+	if op.operation == opClone {
 		if err := g.refuseUnfinished(ctx, o.vars, env.Name, "clone "+env.Name); err != nil {
 			return err
 		}

@@ -23,7 +23,7 @@ import (
 func runCloneDestroy(ctx context.Context, g *globals, o cloneOptions) error {
 	name := o.destroy
 	return runCloneOp(ctx, g, o, cloneOp{
-		name: name, operation: "clone -destroy", plan: planner.CloneDestroy,
+		name: name, operation: opCloneDestroy, plan: planner.CloneDestroy,
 		unfinished: func(env, journal string) string {
 			return fmt.Sprintf("the clone %q of %q has an unfinished run: run `envmig resume -environment %s` or `envmig rollback -environment %s` first", name, env, journal, journal)
 		},
