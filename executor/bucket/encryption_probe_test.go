@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -12,8 +14,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/envmig/envmig/executor"
 	"github.com/envmig/envmig/internal/awsclient"
 	"github.com/envmig/envmig/internal/testaws"
+	"github.com/envmig/envmig/planner/plan"
 )
 
 // TestCopyReadsEncryptionOnlyWhereTheDestinationKeepsIt: every copied
@@ -56,7 +60,17 @@ func TestCopyReadsEncryptionOnlyWhereTheDestinationKeepsIt(t *testing.T) {
 			probes := s.count("CreateMultipartUpload")
 			s.fault = tc.fault
 			sy := &Syncer{Src: s, Dst: s, SrcBucket: "src", DstBucket: "dst", Concurrency: 4, Delete: tc.own, AbortStaleUploads: tc.own}
-			res, err := sy.Run(context.Background())
+			// Through the step's core, which says in its output when the
+			// copies did not read the objects' encryption.
+			p := &plan.Plan{Steps: []plan.Step{{ID: "bucket.copy.data"}}}
+			sc := executor.NewStepContext(p, p.Steps[0], "apply", nil)
+			var said []string
+			sc.TestHooks(nil, nil, func(p executor.Progress) {
+				if p.Line != "" {
+					said = append(said, p.Line)
+				}
+			})
+			res, err := (&deps{}).runSync(context.Background(), sc, sy)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -71,6 +85,12 @@ func TestCopyReadsEncryptionOnlyWhereTheDestinationKeepsIt(t *testing.T) {
 			}
 			if want := tc.wantHeads == 0; res.UnencryptedDestination != want {
 				t.Errorf("UnencryptedDestination = %v, want %v", res.UnencryptedDestination, want)
+			}
+			told := slices.ContainsFunc(said, func(l string) bool {
+				return strings.Contains(l, "s3://dst keeps no server-side encryption") && strings.Contains(l, "without reading their encryption")
+			})
+			if want := tc.wantHeads == 0; told != want {
+				t.Errorf("the step said it copied without reading encryption: %v, want %v (output %q)", told, want, said)
 			}
 			if tc.own && s.openUploads() != 0 {
 				t.Errorf("%d unfinished uploads left in a bucket of the run", s.openUploads())
