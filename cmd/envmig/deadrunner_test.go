@@ -742,6 +742,11 @@ func TestDeadCloneRunnerIsTakenOverAfterItsLease(t *testing.T) {
 	spec := clitest.WithS3State(clitest.ShopSpec("rename-swap"))
 	a, b := newCLI(t, spec), newCLI(t, spec)
 
+	// The migration is planned first: only its refusal has to come within
+	// the dead clone's lease.
+	b.Env = []string{"AWS_ENDPOINT_URL=" + endpoint, "CI_JOB_URL=https://ci.example/jobs/b"}
+	b.Must(exitChanges, "plan", "-detailed-exitcode", "-out", "plan.json")
+
 	const lease = 10 * time.Second
 	a.Bin = clitest.Bins.Crash
 	a.Env = []string{"AWS_ENDPOINT_URL=" + endpoint, "CI_JOB_URL=https://ci.example/jobs/a",
@@ -757,8 +762,6 @@ func TestDeadCloneRunnerIsTakenOverAfterItsLease(t *testing.T) {
 		t.Fatalf("the clone did not name its run:\n%s", ra)
 	}
 
-	b.Env = []string{"AWS_ENDPOINT_URL=" + endpoint, "CI_JOB_URL=https://ci.example/jobs/b"}
-	b.Must(exitChanges, "plan", "-detailed-exitcode", "-out", "plan.json")
 	b.Calls()
 	refused := b.Must(exitLocked, "apply", "-auto-approve", "plan.json")
 	if time.Since(killed) >= lease {
